@@ -1,0 +1,114 @@
+"""streamkit: typed, resumable, cost-aware streaming from LLM APIs.
+
+Quickstart::
+
+    import streamkit as sk
+
+    with sk.StreamingClient() as client:
+        with client.stream(model="gpt-4.1", messages=[{"role": "user", "content": "Hi"}]) as s:
+            for text in s.text_stream:
+                print(text, end="")
+        print(s.result.usage)
+"""
+
+from streamkit import errors, providers, sse
+from streamkit._session import ResumeMode, StreamSession
+from streamkit._version import __version__
+from streamkit.async_client import AsyncStream, AsyncStreamingClient
+from streamkit.client import Stream, StreamingClient
+from streamkit.config import Timeouts
+from streamkit.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    BudgetExceededError,
+    ChunkDecodeError,
+    InternalServerError,
+    NotFoundError,
+    OverloadedError,
+    PermissionDeniedError,
+    ProviderError,
+    QueueFullError,
+    RateLimitError,
+    SSEError,
+    StreamInterruptedError,
+    StreamkitError,
+    StreamOrderError,
+    StreamStalledError,
+    StreamStateError,
+    UnexpectedContentTypeError,
+)
+from streamkit.events import (
+    DeltaEvent,
+    FinishEvent,
+    ReasoningDelta,
+    RefusalDelta,
+    ResumeEvent,
+    RetryEvent,
+    TextDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
+from streamkit.metrics import StreamMetrics
+from streamkit.reassembly import Reassembler
+from streamkit.result import ChoiceResult, StreamResult, ToolCall
+from streamkit.retry import RetryPolicy
+from streamkit.sse import ServerSentEvent, SSEDecoder
+from streamkit.usage import Usage
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AsyncStream",
+    "AsyncStreamingClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "ChoiceResult",
+    "ChunkDecodeError",
+    "DeltaEvent",
+    "FinishEvent",
+    "InternalServerError",
+    "NotFoundError",
+    "OverloadedError",
+    "PermissionDeniedError",
+    "ProviderError",
+    "QueueFullError",
+    "RateLimitError",
+    "Reassembler",
+    "ReasoningDelta",
+    "RefusalDelta",
+    "ResumeEvent",
+    "ResumeMode",
+    "RetryEvent",
+    "RetryPolicy",
+    "SSEDecoder",
+    "SSEError",
+    "ServerSentEvent",
+    "Stream",
+    "StreamInterruptedError",
+    "StreamMetrics",
+    "StreamOrderError",
+    "StreamResult",
+    "StreamSession",
+    "StreamStalledError",
+    "StreamStateError",
+    "StreamingClient",
+    "StreamkitError",
+    "TextDelta",
+    "Timeouts",
+    "ToolCall",
+    "ToolCallDelta",
+    "UnexpectedContentTypeError",
+    "Usage",
+    "UsageEvent",
+    "__version__",
+    "errors",
+    "providers",
+    "sse",
+]

@@ -1,0 +1,238 @@
+"""AsyncStreamingClient and AsyncStream: the async shell (httpx.AsyncClient, anyio).
+
+Runs on asyncio and trio. The line-for-line twin of ``client.py``: all logic
+lives in the sans-I/O :class:`~streamkit._session.StreamSession`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import httpx
+
+from streamkit._common import ClientConfig, StreamState
+from streamkit._httpx import (
+    ERROR_BODY_LIMIT,
+    build_request,
+    check_response,
+    httpx_timeout,
+    map_httpx_errors,
+    needs_body,
+)
+from streamkit._session import ResumeMode, StreamSession
+from streamkit.config import Timeouts
+from streamkit.errors import StreamkitError
+from streamkit.events import DeltaEvent, TextDelta
+from streamkit.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from streamkit.tracker import CostTracker
+
+__all__ = ["AsyncStream", "AsyncStreamingClient"]
+
+
+class AsyncStream(StreamState):
+    """One streamed response: an async iterator of :data:`~streamkit.DeltaEvent`.
+
+    The async twin of :class:`~streamkit.Stream`: the request starts on
+    ``__aenter__`` or the first ``__anext__``; leaving the ``async with`` block,
+    :meth:`aclose` or cancelling the task closes the connection.
+
+    Raises (from iteration): as :class:`~streamkit.Stream`.
+    """
+
+    def __init__(self, client: AsyncStreamingClient, session: StreamSession) -> None:
+        super().__init__(session)
+        self._client = client
+        self._response: httpx.Response | None = None
+        self._chunks: AsyncIterator[bytes] | None = None
+        self._delay_s: float | None = None
+
+    async def __aenter__(self) -> AsyncStream:
+        """Start the request (the first attempt's response is open on return)."""
+        if self._response is None and not self._session.finished:
+            await self._step()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the connection."""
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncStream:
+        """The stream is its own async iterator (iterate it once)."""
+        return self
+
+    async def __anext__(self) -> DeltaEvent:
+        """The next event; performs I/O (and retry sleeps) as needed."""
+        while True:
+            event = self._next_buffered()
+            if event is not None:
+                return event
+            if self._closed or self._session.finished:
+                await self._close_response()
+                raise StopAsyncIteration
+            await self._step()
+
+    @property
+    async def text_stream(self) -> AsyncIterator[str]:
+        """The text pieces of choice 0 as plain ``str`` (consumes the stream)."""
+        async for e in self:
+            if isinstance(e, TextDelta) and e.index == 0:
+                yield e.text
+
+    async def until_done(self) -> AsyncStream:
+        """Consume the rest of the stream; return ``self`` (then read :attr:`result`)."""
+        async for _ in self:
+            pass
+        return self
+
+    async def aclose(self) -> None:
+        """Close the connection; iteration stops. Safe to call twice."""
+        self._closed = True
+        await self._close_response()
+
+    async def _close_response(self) -> None:
+        response, self._response, self._chunks = self._response, None, None
+        if response is not None:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+
+    async def _step(self) -> None:
+        session = self._session
+        clock = self._client._clock
+        try:
+            with map_httpx_errors(self._client._config.timeout):
+                if self._response is None:
+                    if self._delay_s is not None:
+                        delay, self._delay_s = self._delay_s, None
+                        await self._client._sleep(delay)
+                    await self._open()
+                    return
+                assert self._chunks is not None
+                chunk = await anext(self._chunks, None)
+                if chunk is None:
+                    self._buffer.extend(session.end(clock()))
+                    await self._close_response()
+                    return
+                self._buffer.extend(session.feed(chunk, clock()))
+                if session.stream_done:
+                    self._buffer.extend(session.end(clock()))
+                    await self._close_response()
+        except StreamkitError as err:
+            await self._close_response()
+            plan = session.fail(err, clock())
+            self._buffer.extend(plan.events)
+            self._delay_s = plan.delay_s
+        except BaseException:
+            await self._close_response()
+            raise
+
+    async def _open(self) -> None:
+        session = self._session
+        client = self._client
+        spec = session.next_request(client._clock())
+        request = build_request(client._http, spec, client._config.timeout)
+        response = await client._http.send(request, stream=True, follow_redirects=False)
+        self._response = response
+        if needs_body(response):
+            body = bytearray()
+            async for piece in response.aiter_bytes():
+                body += piece
+                if len(body) >= ERROR_BODY_LIMIT:
+                    break
+            error = check_response(response, bytes(body))
+            if error is not None:
+                raise error
+        self._chunks = response.aiter_bytes()
+        self._buffer.extend(session.opened(client._clock()))
+
+
+class AsyncStreamingClient:
+    """An async client for streaming LLM responses (asyncio or trio, via anyio).
+
+    Same arguments as :class:`~streamkit.StreamingClient`; ``http_client`` is an
+    ``httpx.AsyncClient``.
+    """
+
+    _clock = staticmethod(anyio.current_time)
+    _sleep = staticmethod(anyio.sleep)
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        provider: str = "openai-chat",
+        retry: RetryPolicy | None = None,
+        timeout: Timeouts | None = None,
+        tracker: CostTracker | None = None,
+        resume: ResumeMode = "auto",
+        http_client: httpx.AsyncClient | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self._config = ClientConfig(
+            base_url=base_url,
+            api_key=api_key,
+            provider=provider,
+            retry=retry,
+            timeout=timeout,
+            tracker=tracker,
+            resume=resume,
+            headers=headers,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            timeout=httpx_timeout(self._config.timeout), follow_redirects=False
+        )
+
+    @property
+    def tracker(self) -> CostTracker | None:
+        """The cost tracker given to the constructor."""
+        return self._config.tracker
+
+    def stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        resume: ResumeMode | None = None,
+        **params: Any,
+    ) -> AsyncStream:
+        """Start streaming a response; returns at once (the request starts on iteration).
+
+        Args: as :meth:`StreamingClient.stream`.
+        """
+        session = self._config.new_session(
+            model=model, messages=messages, resume=resume, params=params
+        )
+        return AsyncStream(self, session)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this client created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncStreamingClient:
+        """Use as an async context manager: closes on exit."""
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the client."""
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        """Show the configuration without the API key."""
+        return f"AsyncStreamingClient({self._config!r})"

@@ -1,0 +1,352 @@
+"""The ``openai-chat`` dialect: OpenAI Chat Completions streaming and compatibles.
+
+Follows https://platform.openai.com/docs/api-reference/chat-streaming (the
+``chat.completion.chunk`` object) and the quirks of compatible servers seen in
+real recordings: DeepSeek/xAI/Z.ai ``reasoning_content``, OpenRouter/Groq
+``reasoning``, Mistral content arrays with ``thinking`` parts, Groq
+``x_groq.usage``, Azure's empty prompt-filter chunk, OpenRouter and Groq
+in-band errors, vLLM extras, tool-call indexes starting at 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from streamkit._request import RequestSpec
+from streamkit.errors import ChunkDecodeError
+from streamkit.events import (
+    DeltaEvent,
+    FinishEvent,
+    ReasoningDelta,
+    RefusalDelta,
+    ResumeStrategy,
+    TextDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
+from streamkit.providers._base import normalize_finish_reason, provider_error
+from streamkit.sse import ServerSentEvent
+from streamkit.usage import Usage
+
+__all__ = ["OpenAIChatDecoder", "OpenAIChatDialect", "chunk_usage"]
+
+
+# ---- private, lenient wire models (unknown fields ignored) -------------------------------
+
+
+class _Fn(BaseModel):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class _ToolCall(BaseModel):
+    index: int | None = None
+    id: str | None = None
+    function: _Fn | None = None
+
+
+class _Part(BaseModel):
+    type: str | None = None
+    text: str | None = None
+    thinking: list[_Part] | str | None = None
+
+
+class _Delta(BaseModel):
+    content: str | list[_Part] | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+    refusal: str | None = None
+    tool_calls: list[_ToolCall] | None = None
+
+
+class _Choice(BaseModel):
+    index: int = 0
+    delta: _Delta | None = None
+    finish_reason: str | None = None
+
+
+class _PromptDetails(BaseModel):
+    cached_tokens: int | None = None
+
+
+class _CompletionDetails(BaseModel):
+    reasoning_tokens: int | None = None
+
+
+class _Usage(BaseModel):
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    total_tokens: int | None = None
+    prompt_tokens_details: _PromptDetails | None = None
+    completion_tokens_details: _CompletionDetails | None = None
+    prompt_cache_hit_tokens: int | None = None
+
+
+class _XGroq(BaseModel):
+    usage: _Usage | None = None
+
+
+class _Error(BaseModel):
+    message: str | None = None
+    code: str | int | None = None
+    type: str | None = None
+
+
+class _Chunk(BaseModel):
+    id: str | None = None
+    model: str | None = None
+    choices: list[_Choice] | None = None
+    usage: _Usage | None = None
+    x_groq: _XGroq | None = None
+    error: _Error | str | None = None
+
+
+class _ErrorEnvelope(BaseModel):
+    error: _Error | str | None = None
+    message: str | None = None
+
+
+_CHUNK = TypeAdapter(_Chunk)
+_ERROR = TypeAdapter(_ErrorEnvelope)
+
+
+def chunk_usage(u: _Usage) -> Usage:
+    """Map an OpenAI-style usage object onto :class:`Usage` (see ``streamkit.usage``)."""
+    cached = u.prompt_tokens_details.cached_tokens if u.prompt_tokens_details else None
+    if cached is None:
+        cached = u.prompt_cache_hit_tokens
+    reasoning = u.completion_tokens_details.reasoning_tokens if u.completion_tokens_details else None
+    total = u.total_tokens
+    if total is None and u.prompt_tokens is not None and u.completion_tokens is not None:
+        total = u.prompt_tokens + u.completion_tokens
+    return Usage(
+        input_tokens=u.prompt_tokens,
+        cached_input_tokens=cached,
+        output_tokens=u.completion_tokens,
+        reasoning_tokens=reasoning,
+        total_tokens=total,
+    )
+
+
+def _parts_text(parts: list[_Part], index: int, out: list[DeltaEvent]) -> None:
+    # Mistral: content is an array of typed parts; "thinking" parts nest text parts.
+    for part in parts:
+        if part.type == "thinking":
+            thinking = part.thinking
+            if isinstance(thinking, str):
+                if thinking:
+                    out.append(ReasoningDelta(text=thinking, index=index))
+            elif thinking:
+                for sub in thinking:
+                    if sub.text:
+                        out.append(ReasoningDelta(text=sub.text, index=index))
+        elif part.text:
+            out.append(TextDelta(text=part.text, index=index))
+
+
+class OpenAIChatDecoder:
+    """Decodes one ``chat.completion.chunk`` stream into delta events.
+
+    Rules:
+        - ``data: [DONE]`` ends the stream (:attr:`done`).
+        - Chunks with no ``choices`` or with ``object: ""`` (Azure prompt filter) only
+          contribute usage, model and id.
+        - ``delta.content`` → :class:`TextDelta` (Mistral arrays: text parts → text,
+          ``thinking`` parts → :class:`ReasoningDelta`); ``reasoning_content`` or
+          ``reasoning`` → :class:`ReasoningDelta`; ``refusal`` → :class:`RefusalDelta`;
+          ``tool_calls[j]`` → :class:`ToolCallDelta` keyed by the call's ``index``;
+          ``finish_reason`` → :class:`FinishEvent`; ``usage`` or ``x_groq.usage`` →
+          :class:`UsageEvent`. Empty strings produce no event.
+        - A chunk with a top-level ``error``, or an ``event: error``, raises
+          :class:`~streamkit.errors.ProviderError` (usage in the same chunk is kept).
+    """
+
+    __slots__ = ("_done", "_finished", "_seen_choices", "_usage_only_seen", "model", "response_id")
+
+    def __init__(self) -> None:
+        self.model: str | None = None
+        self.response_id: str | None = None
+        self._done = False
+        self._seen_choices: set[int] = set()
+        self._finished: set[int] = set()
+        self._usage_only_seen = False
+
+    @property
+    def done(self) -> bool:
+        """True after ``data: [DONE]``."""
+        return self._done
+
+    def complete_at_eof(self) -> bool:
+        """EOF without ``[DONE]`` is complete when every choice seen has finished, or
+        when the final usage-only chunk (``choices: []``, sent last with
+        ``stream_options.include_usage``) arrived."""
+        if self._done or self._usage_only_seen:
+            return True
+        return bool(self._seen_choices) and self._seen_choices <= self._finished
+
+    def sequence_number(self, sse: ServerSentEvent) -> int | None:
+        """Chat Completions events are not numbered: always ``None``."""
+        return None
+
+    def decode(self, sse: ServerSentEvent) -> list[DeltaEvent]:
+        """Decode one event (see the class docstring for the rules).
+
+        Raises:
+            ChunkDecodeError: the data is neither ``[DONE]`` nor a JSON chunk object.
+            ProviderError: an in-band error.
+        """
+        data = sse.data
+        if sse.event == "error":
+            self._raise_error_event(data)
+        if data == "[DONE]":
+            self._done = True
+            return []
+        try:
+            chunk = _CHUNK.validate_json(data)
+        except ValidationError as exc:
+            raise ChunkDecodeError(
+                f"not a chat.completion.chunk: {exc.errors()[0]['msg']}", raw=data, event=sse.event
+            ) from None
+        if chunk.model and self.model is None:
+            self.model = chunk.model
+        if chunk.id and self.response_id is None:
+            self.response_id = chunk.id
+        out: list[DeltaEvent] = []
+        choices = chunk.choices
+        if choices:
+            for choice in choices:
+                self._choice(choice, out)
+        usage = chunk.usage
+        if usage is None and chunk.x_groq is not None:
+            usage = chunk.x_groq.usage
+        if usage is not None:
+            out.append(UsageEvent(usage=chunk_usage(usage)))
+            if not choices:
+                self._usage_only_seen = True
+        if chunk.error is not None:
+            err = chunk.error
+            if isinstance(err, str):
+                raise provider_error(err, code=None, error_type=None, raw=data, events=[
+                    e for e in out if isinstance(e, UsageEvent)
+                ])
+            raise provider_error(
+                err.message,
+                code=err.code,
+                error_type=err.type,
+                raw=data,
+                events=[e for e in out if isinstance(e, UsageEvent)],
+            )
+        return out
+
+    def _choice(self, choice: _Choice, out: list[DeltaEvent]) -> None:
+        index = choice.index
+        self._seen_choices.add(index)
+        delta = choice.delta
+        if delta is not None:
+            reasoning = delta.reasoning_content or delta.reasoning
+            if reasoning:
+                out.append(ReasoningDelta(text=reasoning, index=index))
+            content = delta.content
+            if content:
+                if isinstance(content, str):
+                    out.append(TextDelta(text=content, index=index))
+                else:
+                    _parts_text(content, index, out)
+            if delta.refusal:
+                out.append(RefusalDelta(text=delta.refusal, index=index))
+            if delta.tool_calls:
+                for position, call in enumerate(delta.tool_calls):
+                    fn = call.function
+                    name = fn.name if fn else None
+                    arguments = (fn.arguments if fn else None) or ""
+                    out.append(
+                        ToolCallDelta(
+                            index=index,
+                            tool_index=call.index if call.index is not None else position,
+                            id=call.id or None,
+                            name=name or None,
+                            arguments=arguments,
+                        )
+                    )
+        if choice.finish_reason:
+            self._finished.add(index)
+            out.append(
+                FinishEvent(
+                    index=index,
+                    finish_reason=normalize_finish_reason(choice.finish_reason),
+                    raw_finish_reason=choice.finish_reason,
+                )
+            )
+
+    def _raise_error_event(self, data: str) -> None:
+        try:
+            env = _ERROR.validate_json(data)
+        except ValidationError:
+            raise provider_error(data, code=None, error_type=None, raw=data) from None
+        err = env.error
+        if isinstance(err, _Error):
+            raise provider_error(err.message, code=err.code, error_type=err.type, raw=data)
+        raise provider_error(err or env.message or data, code=None, error_type=None, raw=data)
+
+
+class OpenAIChatDialect:
+    """OpenAI Chat Completions (``POST {base_url}/chat/completions``) and compatibles.
+
+    Works for OpenAI, Azure OpenAI (v1 API), DeepSeek, Gemini's OpenAI-compatible
+    endpoint, OpenRouter, Groq, Mistral, xAI, Z.ai, vLLM and relays.
+    """
+
+    name = "openai-chat"
+    default_base_url = "https://api.openai.com/v1"
+    api_key_env: tuple[str, ...] = ("OPENAI_API_KEY",)
+    resume_strategies: tuple[ResumeStrategy, ...] = ("replay",)
+
+    def build_request(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        params: Mapping[str, Any],
+    ) -> RequestSpec:
+        """Build ``POST {base_url}/chat/completions`` with ``stream: true``.
+
+        ``stream_options.include_usage`` is set so that usage arrives (unless the
+        caller passes its own ``stream_options``). ``params`` are added to the body
+        as they are (``temperature``, ``tools``, ``max_tokens``, ...).
+        """
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": [dict(m) for m in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        body.update(params)
+        headers = {"accept": "text/event-stream", "content-type": "application/json"}
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        return RequestSpec("POST", base_url.rstrip("/") + "/chat/completions", headers, body)
+
+    def build_prefill_request(self, spec: RequestSpec, prefix: str) -> RequestSpec | None:
+        """Append ``{"role": "assistant", "content": prefix, "prefix": true}`` to the messages.
+
+        This is DeepSeek's chat prefix completion (``prefix: true``, beta) and what
+        servers that continue a trailing assistant message accept; OpenAI itself
+        does not continue a prefix, so ``resume="auto"`` does not choose this for
+        ``openai-chat``.
+        """
+        if spec.json is None:
+            return None
+        body = dict(spec.json)
+        messages = list(body.get("messages", []))
+        messages.append({"role": "assistant", "content": prefix, "prefix": True})
+        body["messages"] = messages
+        return RequestSpec(spec.method, spec.url, dict(spec.headers), body)
+
+    def new_decoder(self) -> OpenAIChatDecoder:
+        """A fresh :class:`OpenAIChatDecoder`."""
+        return OpenAIChatDecoder()

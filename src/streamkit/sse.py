@@ -1,0 +1,416 @@
+r"""Sans-I/O, incremental parser for ``text/event-stream`` (Server-Sent Events).
+
+This module implements the WHATWG HTML Living Standard, section 9.2
+"Server-sent events", subsections 9.2.5 "Parsing an event stream" and 9.2.6
+"Interpreting an event stream"
+(https://html.spec.whatwg.org/multipage/server-sent-events.html), for bytes that
+arrive in arbitrary pieces. It performs no I/O and reads no clocks: feed it the
+bytes of a response body with :meth:`SSEDecoder.feed` and it hands back every
+:class:`ServerSentEvent` completed by them.
+
+What the standard prescribes, and this decoder does:
+
+* The stream is UTF-8; invalid bytes decode to U+FFFD. One leading byte order
+  mark (``EF BB BF``) is dropped; any later one is ordinary text.
+* Lines end with CRLF, LF or CR (and nothing else: U+2028, U+2029, NEL, VT and FF
+  are text). A CRLF split across two chunks is one line end.
+* A blank line dispatches the event being built, if its data buffer is not empty.
+* A line starting with ``:`` is a comment. Otherwise the field name is the text
+  before the first ``:`` (or the whole line) and the value is the rest, minus a
+  single leading space. Known fields (case-sensitive) are ``event``, ``data``,
+  ``id`` (ignored if it contains U+0000) and ``retry`` (ASCII digits only);
+  others are ignored.
+* At the end of the stream an event that was not terminated by a blank line is
+  discarded.
+
+Example:
+    >>> decoder = SSEDecoder()
+    >>> decoder.feed(b'event: delta\ndata: {"a": 1}\n')
+    []
+    >>> [event] = decoder.feed(b"\n")
+    >>> event.event, event.json()
+    ('delta', {'a': 1})
+
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Final, NoReturn
+
+from streamkit.errors import SSEError
+
+__all__ = [
+    "DEFAULT_MAX_EVENT_SIZE",
+    "DEFAULT_MAX_LINE_SIZE",
+    "SSEDecoder",
+    "ServerSentEvent",
+]
+
+# 16 MiB. Far larger than any real LLM stream chunk, including those carrying
+# base64-encoded images, audio or thinking signatures (which reach a few MiB at
+# most), yet small enough that a misbehaving or hostile server cannot make the
+# decoder buffer an unbounded amount of memory while waiting for a line end or
+# for the blank line that ends an event.
+DEFAULT_MAX_LINE_SIZE: Final[int] = 16 * 1024 * 1024
+"""Default longest line, in bytes without its line end (16 MiB)."""
+
+DEFAULT_MAX_EVENT_SIZE: Final[int] = 16 * 1024 * 1024
+"""Default largest data buffer of one event, in characters (16 Mi)."""
+
+_BOM: Final = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSentEvent:
+    r"""One dispatched server-sent event.
+
+    Attributes:
+        event: The event type: the value of the block's last ``event`` field, or
+            ``"message"`` when there was none (or it was empty).
+        data: The data buffer: the values of the block's ``data`` fields joined
+            with ``"\n"`` (one trailing line feed removed). Empty ``data:``
+            lines contribute empty lines, so the data may be ``""``.
+        id: The last event ID at dispatch time (set by an ``id`` field in this
+            or any earlier block), ``""`` if there is none.
+        retry: The reconnection time in milliseconds if this block contained a
+            valid ``retry`` field, else ``None``.
+
+    """
+
+    event: str = "message"
+    data: str = ""
+    id: str = ""
+    retry: int | None = None
+
+    def json(self) -> Any:
+        """Parse :attr:`data` as JSON.
+
+        Returns:
+            The decoded JSON value.
+
+        Raises:
+            json.JSONDecodeError: If :attr:`data` is not valid JSON (e.g. the
+                ``[DONE]`` sentinel of OpenAI-style streams).
+
+        """
+        return json.loads(self.data)
+
+
+# Building a frozen dataclass through its generated ``__init__`` goes through
+# ``object.__setattr__`` once per field; setting the slots directly is about
+# 40 % cheaper, which matters at one event per token. The result is identical
+# to ``ServerSentEvent(event, data, id, retry)`` (tests check this).
+_new_object = object.__new__
+_set_event = ServerSentEvent.__dict__["event"].__set__
+_set_data = ServerSentEvent.__dict__["data"].__set__
+_set_id = ServerSentEvent.__dict__["id"].__set__
+_set_retry = ServerSentEvent.__dict__["retry"].__set__
+
+
+def _make_event(event: str, data: str, id_: str, retry: int | None) -> ServerSentEvent:
+    obj: ServerSentEvent = _new_object(ServerSentEvent)
+    _set_event(obj, event)
+    _set_data(obj, data)
+    _set_id(obj, id_)
+    _set_retry(obj, retry)
+    return obj
+
+
+class SSEDecoder:
+    """Incremental, WHATWG-conformant server-sent events decoder.
+
+    Feed it the response body in pieces of any size (down to single bytes, or
+    empty ones) and it returns the events each piece completes. Work is linear
+    in the input: only the new bytes are searched for line ends, and an
+    incomplete line is kept in a byte buffer and decoded once, when it ends.
+
+    Attributes:
+        last_event_id: The last event ID buffer. Updated as soon as an ``id``
+            field is read (even if its event is never dispatched); persists
+            across events. ``""`` initially.
+        reconnection_time: The last valid ``retry`` value, in milliseconds, or
+            ``None`` if none was seen.
+        bytes_received: Total number of bytes passed to :meth:`feed`, including
+            comments, byte order mark and line ends.
+
+    """
+
+    __slots__ = (
+        "_block_retry",
+        "_bom_buffer",
+        "_buffer",
+        "_closed",
+        "_data",
+        "_data_size",
+        "_event_type",
+        "_failed",
+        "_in_block",
+        "_max_event_size",
+        "_max_line_size",
+        "_pending_at_close",
+        "_skip_lf",
+        "_started",
+        "bytes_received",
+        "last_event_id",
+        "reconnection_time",
+    )
+
+    last_event_id: str
+    reconnection_time: int | None
+    bytes_received: int
+
+    def __init__(
+        self,
+        *,
+        max_line_size: int = DEFAULT_MAX_LINE_SIZE,
+        max_event_size: int = DEFAULT_MAX_EVENT_SIZE,
+    ) -> None:
+        r"""Create a decoder at the start of a stream.
+
+        Args:
+            max_line_size: Longest accepted line, in bytes, not counting its
+                line end. A longer line raises :class:`SSEError`; at most about
+                this much plus one fed chunk is ever buffered.
+            max_event_size: Largest accepted data buffer of one event, in
+                characters (equal to bytes for ASCII and JSON-escaped
+                payloads), counting the ``"\n"`` after each data line.
+
+        Raises:
+            ValueError: If a limit is not a positive integer.
+
+        """
+        if max_line_size < 1 or max_event_size < 1:
+            raise ValueError("max_line_size and max_event_size must be positive")
+        self._max_line_size = max_line_size
+        self._max_event_size = max_event_size
+        self.last_event_id = ""
+        self.reconnection_time = None
+        self.bytes_received = 0
+        # Bytes of the current, not yet terminated line.
+        self._buffer = bytearray()
+        # Leading bytes that might still turn out to be the byte order mark.
+        self._bom_buffer = b""
+        self._started = False
+        # The previous chunk ended with CR: a LF starting the next one is part
+        # of the same line end.
+        self._skip_lf = False
+        # The event being built.
+        self._data: list[str] = []
+        self._data_size = 0
+        self._event_type = ""
+        self._block_retry: int | None = None
+        # A field line was processed since the last blank line.
+        self._in_block = False
+        self._closed = False
+        self._failed: str | None = None
+        self._pending_at_close = False
+
+    @property
+    def has_pending(self) -> bool:
+        """Whether the decoder holds input that has not produced an event yet.
+
+        True when an incomplete line is buffered, or when a field line (of any
+        name, comments excluded) was read since the last blank line, i.e. the
+        stream currently ends in the middle of an event. After :meth:`close`,
+        this keeps the value it had when the stream was closed, so callers can
+        tell a stream that ended mid-event.
+        """
+        if self._closed:
+            return self._pending_at_close
+        return bool(self._buffer or self._bom_buffer or self._in_block)
+
+    def feed(self, data: bytes) -> list[ServerSentEvent]:
+        """Consume the next piece of the stream.
+
+        Args:
+            data: The next bytes of the body, of any length (``b""`` is
+                accepted and returns ``[]``). A line end, byte order mark or
+                multi-byte character may be split across calls.
+
+        Returns:
+            The events completed by this piece, in stream order (often empty).
+
+        Raises:
+            SSEError: If the decoder was closed, failed earlier, or a limit is
+                exceeded (a line longer than ``max_line_size`` bytes, or an
+                event data buffer larger than ``max_event_size`` characters).
+                After a limit error the decoder is unusable.
+
+        """
+        if self._closed:
+            raise SSEError("decoder is closed")
+        if self._failed is not None:
+            raise SSEError(f"decoder unusable after an earlier error: {self._failed}")
+        self.bytes_received += len(data)
+        if not self._started:
+            data = self._bom_buffer + data
+            if len(data) < 3 and _BOM.startswith(data):
+                self._bom_buffer = data
+                return []
+            self._bom_buffer = b""
+            self._started = True
+            if data.startswith(_BOM):
+                data = data[3:]
+        if not data:
+            return []
+        start = 0
+        if self._skip_lf:
+            self._skip_lf = False
+            if data[0] == 0x0A:
+                start = 1
+        end = max(data.rfind(b"\n", start), data.rfind(b"\r", start))
+        buffer = self._buffer
+        if end < 0:
+            # No line end: the whole piece belongs to the current line.
+            if len(buffer) + len(data) - start > self._max_line_size:
+                self._fail(self._line_error())
+            buffer += data[start:] if start else data
+            return []
+        size = len(data)
+        if size - end - 1 > self._max_line_size:
+            self._fail(self._line_error())
+        if buffer:
+            buffer += data[start : end + 1]
+            region: bytes | bytearray = buffer
+        elif start or end + 1 < size:
+            region = data[start : end + 1]
+        else:
+            region = data
+        limit = self._max_line_size
+        if len(region) > limit and max(map(len, region.splitlines())) > limit:
+            self._fail(self._line_error())
+        text = region.decode("utf-8", "replace")
+        if buffer:
+            buffer.clear()
+        if end + 1 < size:
+            buffer += data[end + 1 :]
+        elif data[end] == 0x0D:
+            self._skip_lf = True
+        if "\r" in text:
+            # CRLF first, then the remaining lone CRs; str.splitlines() would
+            # also split on U+2028, NEL, VT, FF etc., which are not line ends.
+            text = text.replace("\r\n", "\n")
+            if "\r" in text:
+                text = text.replace("\r", "\n")
+        lines = text.split("\n")
+        lines.pop()  # the region ends with a line end: the last item is ""
+        return self._interpret(lines)
+
+    def close(self) -> list[ServerSentEvent]:
+        """Signal the end of the stream.
+
+        Per the standard, an event not terminated by a blank line (and an
+        incomplete final line) is discarded, so this always returns ``[]``;
+        check :attr:`has_pending` (before or after closing) to tell whether
+        the stream ended mid-event. Calling it again has no effect. Buffers are
+        released; :attr:`last_event_id` and :attr:`reconnection_time` are kept.
+
+        Returns:
+            An empty list (kept for symmetry with :meth:`feed`).
+
+        """
+        if not self._closed:
+            self._pending_at_close = self.has_pending
+            self._closed = True
+            self._buffer = bytearray()
+            self._bom_buffer = b""
+            self._data = []
+            self._data_size = 0
+        return []
+
+    def _line_error(self) -> str:
+        limit = self._max_line_size
+        return f"SSE line longer than max_line_size ({limit} bytes) without a line end"
+
+    def _event_error(self) -> str:
+        limit = self._max_event_size
+        return f"SSE event data larger than max_event_size ({limit} characters)"
+
+    def _fail(self, message: str) -> NoReturn:
+        self._failed = message
+        self._buffer = bytearray()
+        self._data = []
+        raise SSEError(message)
+
+    def _interpret(self, lines: list[str]) -> list[ServerSentEvent]:
+        """Apply "Interpreting an event stream" to complete lines.
+
+        Args:
+            lines: Decoded lines without their line ends.
+
+        Returns:
+            The events dispatched by blank lines among them.
+
+        Raises:
+            SSEError: If an event's data buffer exceeds ``max_event_size``.
+
+        """
+        events: list[ServerSentEvent] = []
+        data = self._data
+        size = self._data_size
+        limit = self._max_event_size
+        in_block = self._in_block
+        for line in lines:
+            if line.startswith("data:"):
+                value = line[6:] if line.startswith(" ", 5) else line[5:]
+                size += len(value) + 1
+                if size > limit:
+                    self._fail(self._event_error())
+                data.append(value)
+                in_block = True
+            elif not line:
+                # Dispatch. last_event_id already holds the last event ID buffer.
+                if data:
+                    events.append(
+                        _make_event(
+                            self._event_type or "message",
+                            data[0] if len(data) == 1 else "\n".join(data),
+                            self.last_event_id,
+                            self._block_retry,
+                        )
+                    )
+                    data.clear()
+                    size = 0
+                if in_block:
+                    self._event_type = ""
+                    self._block_retry = None
+                    in_block = False
+            elif line[0] == ":":
+                continue
+            else:
+                in_block = True
+                field, _, value = line.partition(":")
+                if value.startswith(" "):
+                    value = value[1:]
+                if field == "event":
+                    self._event_type = value
+                elif field == "id":
+                    if "\x00" not in value:
+                        self.last_event_id = value
+                elif field == "retry":
+                    self._set_retry(value)
+                elif field == "data":
+                    # Only a bare "data" line (no colon) gets here.
+                    size += len(value) + 1
+                    if size > limit:
+                        self._fail(self._event_error())
+                    data.append(value)
+        self._data_size = size
+        self._in_block = in_block
+        return events
+
+    def _set_retry(self, value: str) -> None:
+        # str.isdigit() alone also accepts non-ASCII digits (full-width,
+        # superscripts...); int() would also accept "_", signs and whitespace.
+        if not (value.isascii() and value.isdigit()):
+            return
+        digits = value.lstrip("0") or "0"
+        if len(digits) > 4000:
+            # int() refuses more than 4300 digits (CPython's conversion limit);
+            # no clock can wait 10**4000 ms, so such a value is ignored.
+            return
+        retry = int(digits)
+        self.reconnection_time = retry
+        self._block_retry = retry
