@@ -32,7 +32,13 @@ __all__ = [
 #: Bytes of an error response body read for the error message.
 ERROR_BODY_LIMIT = 64 * 1024
 
-_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-goog-request-id", "openai-request-id", "cf-ray")
+_REQUEST_ID_HEADERS = (
+    "x-request-id",
+    "request-id",
+    "x-goog-request-id",
+    "openai-request-id",
+    "cf-ray",
+)
 
 
 def httpx_timeout(timeouts: Timeouts) -> httpx.Timeout:
@@ -45,7 +51,9 @@ def httpx_timeout(timeouts: Timeouts) -> httpx.Timeout:
     )
 
 
-def build_request(client: httpx.Client | httpx.AsyncClient, spec: RequestSpec, timeouts: Timeouts) -> httpx.Request:
+def build_request(
+    client: httpx.Client | httpx.AsyncClient, spec: RequestSpec, timeouts: Timeouts
+) -> httpx.Request:
     """Turn a :class:`RequestSpec` into an ``httpx.Request`` on ``client``."""
     return client.build_request(
         spec.method, spec.url, headers=spec.headers, json=spec.json, timeout=httpx_timeout(timeouts)
@@ -65,18 +73,26 @@ def map_httpx_errors(timeouts: Timeouts) -> Iterator[None]:
         yield
     except httpx.ReadTimeout as exc:
         raise StreamStalledError(
-            f"no data received for {timeouts.read_idle} s (Timeouts.read_idle)", idle_s=timeouts.read_idle
+            f"no data received for {timeouts.read_idle} s (Timeouts.read_idle)",
+            idle_s=timeouts.read_idle,
         ) from exc
     except httpx.TimeoutException as exc:
         raise APITimeoutError(f"{type(exc).__name__}: {exc}") from exc
-    except (httpx.TransportError, httpx.DecodingError, httpx.TooManyRedirects, httpx.StreamError) as exc:
+    except (
+        httpx.TransportError,
+        httpx.DecodingError,
+        httpx.TooManyRedirects,
+        httpx.StreamError,
+    ) as exc:
         raise APIConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def status_error(response: httpx.Response, body: bytes) -> APIStatusError:
     """The typed error for a response with status >= 300 (redirects are not followed)."""
     headers = dict(response.headers.items())
-    request_id = next((response.headers[h] for h in _REQUEST_ID_HEADERS if h in response.headers), None)
+    request_id = next(
+        (response.headers[h] for h in _REQUEST_ID_HEADERS if h in response.headers), None
+    )
     text = body.decode("utf-8", errors="replace")
     status = response.status_code
     message = response.reason_phrase or "error"
@@ -93,7 +109,9 @@ def status_error(response: httpx.Response, body: bytes) -> APIStatusError:
     )
 
 
-def check_response(response: httpx.Response, body: bytes | None) -> APIStatusError | UnexpectedContentTypeError | None:
+def check_response(
+    response: httpx.Response, body: bytes | None
+) -> APIStatusError | UnexpectedContentTypeError | None:
     """Return the error a response's status or content type means, else ``None``.
 
     ``body`` is the (start of the) body, read by the caller when
@@ -116,7 +134,7 @@ def needs_body(response: httpx.Response) -> bool:
 
 
 def _is_event_stream(response: httpx.Response) -> bool:
-    content_type = response.headers.get("content-type")
+    content_type: str | None = response.headers.get("content-type")
     if content_type is None:
         return True  # lenient: some relays omit it
-    return content_type.split(";", 1)[0].strip().lower() == "text/event-stream"
+    return bool(content_type.split(";", 1)[0].strip().lower() == "text/event-stream")

@@ -14,6 +14,7 @@ and "sleep N seconds" comes back as :attr:`RetryPlan.delay_s`.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -371,8 +372,10 @@ class StreamSession:
             return None
         base = self._base_request
         if mode in ("auto", "last-event-id") and self.last_event_id:
-            return base.with_headers(**{"Last-Event-ID": self.last_event_id}), "continue", (
-                "last-event-id"
+            return (
+                base.with_headers(**{"Last-Event-ID": self.last_event_id}),
+                "continue",
+                ("last-event-id"),
             )
         if mode == "last-event-id":
             return None
@@ -398,7 +401,9 @@ class StreamSession:
                         return spec, "continue", "starting-after"
         return None
 
-    def _give_up(self, err: StreamkitError, cause: BaseException | None, now: float) -> StreamkitError:
+    def _give_up(
+        self, err: StreamkitError, cause: BaseException | None, now: float
+    ) -> StreamkitError:
         self._state = "failed"
         self.metrics.end(now)
         err.partial = self.snapshot(now)
@@ -411,10 +416,8 @@ class StreamSession:
         if r.attempt_usage is None and (r.attempt_chars or self._state == "streaming"):
             r.set_attempt_usage(estimate_usage(self._prompt_chars, r.attempt_chars))
         if self._account is not None:
-            try:
+            with contextlib.suppress(StreamkitError):  # the budget error is not the story here
                 self._account.record(r.usage)
-            except StreamkitError:
-                pass
 
     def _capture_ids(self) -> None:
         decoder = self._decoder
@@ -439,7 +442,9 @@ class StreamSession:
         return self.reassembler.snapshot(
             model=self._model,
             response_id=self._response_id,
-            metrics=self.metrics.snapshot(output_tokens, now if now is not None else self._last_now),
+            metrics=self.metrics.snapshot(
+                output_tokens, now if now is not None else self._last_now
+            ),
             cost=self._account.cost if self._account is not None else None,
             complete=self._complete,
             attempts=max(self.attempt, 1),

@@ -28,4 +28,6 @@ class Timeouts:
         for name in ("connect", "read_idle", "total"):
             value = getattr(self, name)
             if value is not None and not (math.isfinite(value) and value > 0):
-                raise ValueError(f"{name} must be a positive number of seconds or None, got {value!r}")
+                raise ValueError(
+                    f"{name} must be a positive number of seconds or None, got {value!r}"
+                )

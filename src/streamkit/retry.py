@@ -214,15 +214,13 @@ class RetryPolicy:
         return delay
 
 
-class _NoRetrying(tenacity.BaseRetrying):  # pragma: no cover - never called
-    def __call__(self, *args: object, **kwargs: object) -> None:
-        raise NotImplementedError
+# RetryCallState wants its Retrying object; it is never run.
+_RETRY_OBJECT = tenacity.Retrying()
 
 
-_RETRY_OBJECT = _NoRetrying()
-
-
-def _state(attempt: int, err: BaseException | None, elapsed_s: float, sleep: float) -> RetryCallState:
+def _state(
+    attempt: int, err: BaseException | None, elapsed_s: float, sleep: float
+) -> RetryCallState:
     state = RetryCallState(_RETRY_OBJECT, None, (), {})
     state.start_time = 0.0
     state.attempt_number = attempt

@@ -109,15 +109,6 @@ _set_id = ServerSentEvent.__dict__["id"].__set__
 _set_retry = ServerSentEvent.__dict__["retry"].__set__
 
 
-def _make_event(event: str, data: str, id_: str, retry: int | None) -> ServerSentEvent:
-    obj: ServerSentEvent = _new_object(ServerSentEvent)
-    _set_event(obj, event)
-    _set_data(obj, data)
-    _set_id(obj, id_)
-    _set_retry(obj, retry)
-    return obj
-
-
 class SSEDecoder:
     """Incremental, WHATWG-conformant server-sent events decoder.
 
@@ -352,65 +343,86 @@ class SSEDecoder:
         size = self._data_size
         limit = self._max_event_size
         in_block = self._in_block
-        for line in lines:
-            if line.startswith("data:"):
-                value = line[6:] if line.startswith(" ", 5) else line[5:]
-                size += len(value) + 1
-                if size > limit:
-                    self._fail(self._event_error())
-                data.append(value)
-                in_block = True
-            elif not line:
-                # Dispatch. last_event_id already holds the last event ID buffer.
-                if data:
-                    events.append(
-                        _make_event(
-                            self._event_type or "message",
-                            data[0] if len(data) == 1 else "\n".join(data),
-                            self.last_event_id,
-                            self._block_retry,
-                        )
-                    )
-                    data.clear()
-                    size = 0
-                if in_block:
-                    self._event_type = ""
-                    self._block_retry = None
-                    in_block = False
-            elif line[0] == ":":
-                continue
-            else:
-                in_block = True
-                field, _, value = line.partition(":")
-                if value.startswith(" "):
-                    value = value[1:]
-                if field == "event":
-                    self._event_type = value
-                elif field == "id":
-                    if "\x00" not in value:
-                        self.last_event_id = value
-                elif field == "retry":
-                    self._set_retry(value)
-                elif field == "data":
-                    # Only a bare "data" line (no colon) gets here.
+        event_type = self._event_type
+        block_retry = self._block_retry
+        last_event_id = self.last_event_id
+        # Locals are much cheaper than attribute and global look-ups in the loop.
+        new, cls = _new_object, ServerSentEvent
+        set_event, set_data, set_id, set_retry = _set_event, _set_data, _set_id, _set_retry
+        try:
+            for line in lines:
+                if line.startswith("data:"):
+                    # Fast path for the most common line.
+                    value = line[6:] if line.startswith("data: ") else line[5:]
                     size += len(value) + 1
                     if size > limit:
                         self._fail(self._event_error())
                     data.append(value)
-        self._data_size = size
-        self._in_block = in_block
+                    in_block = True
+                elif not line:
+                    # Dispatch (last_event_id is already the last event ID).
+                    if data:
+                        event = new(cls)
+                        set_event(event, event_type or "message")
+                        set_data(event, data[0] if len(data) == 1 else "\n".join(data))
+                        set_id(event, last_event_id)
+                        set_retry(event, block_retry)
+                        events.append(event)
+                        data.clear()
+                        size = 0
+                    event_type = ""
+                    block_retry = None
+                    in_block = False
+                elif line[0] == ":":
+                    continue
+                else:
+                    in_block = True
+                    field, _, value = line.partition(":")
+                    if value.startswith(" "):
+                        value = value[1:]
+                    if field == "event":
+                        event_type = value
+                    elif field == "id":
+                        if "\x00" not in value:
+                            last_event_id = value
+                    elif field == "retry":
+                        retry = _parse_retry(value)
+                        if retry is not None:
+                            self.reconnection_time = block_retry = retry
+                    elif field == "data":
+                        # Only a bare "data" line (no colon) gets here.
+                        size += 1
+                        if size > limit:
+                            self._fail(self._event_error())
+                        data.append("")
+        finally:
+            # Also on error, so that last_event_id stays usable for a resume.
+            self._data_size = size
+            self._in_block = in_block
+            self._event_type = event_type
+            self._block_retry = block_retry
+            self.last_event_id = last_event_id
         return events
 
-    def _set_retry(self, value: str) -> None:
-        # str.isdigit() alone also accepts non-ASCII digits (full-width,
-        # superscripts...); int() would also accept "_", signs and whitespace.
-        if not (value.isascii() and value.isdigit()):
-            return
-        digits = value.lstrip("0") or "0"
-        if len(digits) > 4000:
-            # int() refuses more than 4300 digits (CPython's conversion limit);
-            # no clock can wait 10**4000 ms, so such a value is ignored.
-            return
-        retry = int(digits)
-        self.reconnection_time = retry
-        self._block_retry = retry
+
+def _parse_retry(value: str) -> int | None:
+    """Parse a ``retry`` field value per the standard.
+
+    Args:
+        value: The field value (after the optional single space).
+
+    Returns:
+        The reconnection time in milliseconds, or ``None`` if the value is not
+        made of ASCII digits only (then the field is ignored).
+
+    """
+    # str.isdigit() alone also accepts non-ASCII digits (full-width,
+    # superscripts...); int() would also accept "_", signs and whitespace.
+    if not (value.isascii() and value.isdigit()):
+        return None
+    digits = value.lstrip("0") or "0"
+    if len(digits) > 4000:
+        # int() refuses more than 4300 digits (CPython's conversion limit);
+        # no clock can wait 10**4000 ms, so such a value is ignored.
+        return None
+    return int(digits)

@@ -81,7 +81,11 @@ class Usage(BaseModel):
             if key != "estimated":
                 data[key] = value
         data["estimated"] = other.estimated
-        if other.total_tokens is None and data["input_tokens"] is not None and data["output_tokens"] is not None:
+        if (
+            other.total_tokens is None
+            and data["input_tokens"] is not None
+            and data["output_tokens"] is not None
+        ):
             data["total_tokens"] = data["input_tokens"] + data["output_tokens"]
         return Usage(**data)
 

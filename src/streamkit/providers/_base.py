@@ -63,7 +63,9 @@ def provider_error(
     The session delivers ``events`` (e.g. the usage carried by an error chunk)
     into the partial result before raising.
     """
-    err = ProviderError(message or "error event in stream", code=code, error_type=error_type, raw=raw)
+    err = ProviderError(
+        message or "error event in stream", code=code, error_type=error_type, raw=raw
+    )
     err._events = list(events)  # type: ignore[attr-defined]
     return err
 

@@ -118,7 +118,9 @@ def chunk_usage(u: _Usage) -> Usage:
     cached = u.prompt_tokens_details.cached_tokens if u.prompt_tokens_details else None
     if cached is None:
         cached = u.prompt_cache_hit_tokens
-    reasoning = u.completion_tokens_details.reasoning_tokens if u.completion_tokens_details else None
+    reasoning = (
+        u.completion_tokens_details.reasoning_tokens if u.completion_tokens_details else None
+    )
     total = u.total_tokens
     if total is None and u.prompt_tokens is not None and u.completion_tokens is not None:
         total = u.prompt_tokens + u.completion_tokens
@@ -140,9 +142,9 @@ def _parts_text(parts: list[_Part], index: int, out: list[DeltaEvent]) -> None:
                 if thinking:
                     out.append(ReasoningDelta(text=thinking, index=index))
             elif thinking:
-                for sub in thinking:
-                    if sub.text:
-                        out.append(ReasoningDelta(text=sub.text, index=index))
+                out.extend(
+                    ReasoningDelta(text=sub.text, index=index) for sub in thinking if sub.text
+                )
         elif part.text:
             out.append(TextDelta(text=part.text, index=index))
 
@@ -180,9 +182,12 @@ class OpenAIChatDecoder:
         return self._done
 
     def complete_at_eof(self) -> bool:
-        """EOF without ``[DONE]`` is complete when every choice seen has finished, or
-        when the final usage-only chunk (``choices: []``, sent last with
-        ``stream_options.include_usage``) arrived."""
+        """Whether EOF without ``[DONE]`` ends a complete stream.
+
+        It does when every choice seen has finished, or when the final usage-only
+        chunk (``choices: []``, sent last with ``stream_options.include_usage``)
+        arrived.
+        """
         if self._done or self._usage_only_seen:
             return True
         return bool(self._seen_choices) and self._seen_choices <= self._finished
@@ -229,9 +234,13 @@ class OpenAIChatDecoder:
         if chunk.error is not None:
             err = chunk.error
             if isinstance(err, str):
-                raise provider_error(err, code=None, error_type=None, raw=data, events=[
-                    e for e in out if isinstance(e, UsageEvent)
-                ])
+                raise provider_error(
+                    err,
+                    code=None,
+                    error_type=None,
+                    raw=data,
+                    events=[e for e in out if isinstance(e, UsageEvent)],
+                )
             raise provider_error(
                 err.message,
                 code=err.code,
