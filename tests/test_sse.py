@@ -21,8 +21,8 @@ from streamkit.errors import SSEError, StreamkitError
 from streamkit.sse import (
     DEFAULT_MAX_EVENT_SIZE,
     DEFAULT_MAX_LINE_SIZE,
-    SSEDecoder,
     ServerSentEvent,
+    SSEDecoder,
 )
 
 E = ServerSentEvent
@@ -147,7 +147,20 @@ class Case:
         return out
 
 
-BAD_RETRIES = ["-5", "1_000", "abc", "", " 1", "１２", "10.5", "+5", "1e3", "²", "5 ", "0x10"]
+BAD_RETRIES = [
+    "-5",
+    "1_000",
+    "abc",
+    "",
+    " 1",
+    "\uff11\uff12",
+    "10.5",
+    "+5",
+    "1e3",
+    "²",
+    "5 ",
+    "0x10",
+]
 
 CASES: list[Case] = [
     # line ends
@@ -179,7 +192,11 @@ CASES: list[Case] = [
     Case("comment-between-data", b"data: a\n: c\ndata: b\n\n", [E(data="a\nb")]),
     # event type
     Case("typed-event", b"event: add\ndata: 1\n\n", [E(event="add", data="1")]),
-    Case("type-resets-after-dispatch", b"event: add\ndata: 1\n\ndata: 2\n\n", [E("add", "1"), E(data="2")]),
+    Case(
+        "type-resets-after-dispatch",
+        b"event: add\ndata: 1\n\ndata: 2\n\n",
+        [E("add", "1"), E(data="2")],
+    ),
     Case("event-only-block", b"event: foo\n\n", []),
     Case("type-resets-after-empty-block", b"event: foo\n\ndata: x\n\n", [E(data="x")]),
     Case("empty-event-is-message", b"event: a\nevent:\ndata: x\n\n", [E(data="x")]),
@@ -189,7 +206,12 @@ CASES: list[Case] = [
     Case("event-value-with-colon", b"event: a:b\ndata: x\n\n", [E("a:b", "x")]),
     # id
     Case("id-only-block", b"id: 7\n\n", [], last_event_id="7"),
-    Case("id-persists", b"id: 1\ndata: a\n\ndata: b\n\n", [E(data="a", id="1"), E(data="b", id="1")], "1"),
+    Case(
+        "id-persists",
+        b"id: 1\ndata: a\n\ndata: b\n\n",
+        [E(data="a", id="1"), E(data="b", id="1")],
+        "1",
+    ),
     Case("id-after-data", b"data: a\nid: 5\n\n", [E(data="a", id="5")], "5"),
     Case("id-in-discarded-block", b"data: a\nid: 9\n", [], "9"),
     Case("id-null-ignored", b"id: 1\n\nid: a\x00b\ndata: x\n\n", [E(data="x", id="1")], "1"),
@@ -201,16 +223,30 @@ CASES: list[Case] = [
     ),
     Case("id-space-stripped-once", b"id:  x\ndata: d\n\n", [E(data="d", id=" x")], " x"),
     # retry
-    Case("retry", b"retry: 1000\ndata: x\n\ndata: y\n\n", [E(data="x", retry=1000), E(data="y")], "", 1000),
+    Case(
+        "retry",
+        b"retry: 1000\ndata: x\n\ndata: y\n\n",
+        [E(data="x", retry=1000), E(data="y")],
+        "",
+        1000,
+    ),
     Case("retry-only-block", b"retry: 5\n\ndata: y\n\n", [E(data="y")], "", 5),
     Case("retry-no-space", b"retry:7\ndata: x\n\n", [E(data="x", retry=7)], "", 7),
     Case("retry-leading-zeros", b"retry: 007\ndata: x\n\n", [E(data="x", retry=7)], "", 7),
     Case("retry-zero", b"retry: 0\ndata: x\n\n", [E(data="x", retry=0)], "", 0),
-    Case("retry-big", b"retry: 123456789012345678901234567890\n\n", [], "", 123456789012345678901234567890),
+    Case(
+        "retry-big",
+        b"retry: 123456789012345678901234567890\n\n",
+        [],
+        "",
+        123456789012345678901234567890,
+    ),
     Case("retry-invalid-keeps-old", b"retry: 10\n\nretry: x\ndata: d\n\n", [E(data="d")], "", 10),
     Case("retry-last-wins", b"retry: 10\nretry: 20\ndata: d\n\n", [E(data="d", retry=20)], "", 20),
     *[
-        Case(f"retry-invalid-{bad!r}", f"retry: {bad}\ndata: x\n\n".encode(), [E(data="x")], "", None)
+        Case(
+            f"retry-invalid-{bad!r}", f"retry: {bad}\ndata: x\n\n".encode(), [E(data="x")], "", None
+        )
         for bad in BAD_RETRIES
     ],
     Case("retry-bare", b"retry\ndata: x\n\n", [E(data="x")]),
@@ -253,7 +289,9 @@ CASES: list[Case] = [
 
 def _case_inputs() -> list[Any]:
     return [
-        pytest.param(case, raw, id=f"{case.name}-{variant}") for case in CASES for variant, raw in case.inputs()
+        pytest.param(case, raw, id=f"{case.name}-{variant}")
+        for case in CASES
+        for variant, raw in case.inputs()
     ]
 
 
@@ -555,7 +593,7 @@ class SpyBuffer(bytearray):
         type(self).scans += 1
         return super().splitlines(*args, **kwargs)
 
-    def __contains__(self, item: object) -> bool:
+    def __contains__(self, item: Any) -> bool:
         type(self).scans += 1
         return super().__contains__(item)
 
@@ -729,11 +767,17 @@ def test_decoded_events_are_plain_server_sent_events() -> None:
 
 
 def test_public_names() -> None:
-    assert sse.__all__ == ["DEFAULT_MAX_EVENT_SIZE", "DEFAULT_MAX_LINE_SIZE", "SSEDecoder", "ServerSentEvent"]
+    assert sse.__all__ == [
+        "DEFAULT_MAX_EVENT_SIZE",
+        "DEFAULT_MAX_LINE_SIZE",
+        "SSEDecoder",
+        "ServerSentEvent",
+    ]
 
 
 def test_feed_accepts_bytearray() -> None:
-    assert SSEDecoder().feed(bytearray(b"data: x\n\n")) == [E(data="x")]
+    raw = bytearray(b"data: x\n\n")
+    assert SSEDecoder().feed(raw) == [E(data="x")]  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- real fixtures

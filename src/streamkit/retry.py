@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
@@ -227,7 +226,5 @@ def _state(
     state.outcome_timestamp = elapsed_s
     state.upcoming_sleep = sleep
     if err is not None:
-        fut: Future[object] = Future()
-        fut.set_exception(err)
-        state.outcome = fut  # type: ignore[assignment]
+        state.outcome = tenacity.Future.construct(attempt, err, has_exception=True)
     return state

@@ -61,6 +61,16 @@ DEFAULT_MAX_EVENT_SIZE: Final[int] = 16 * 1024 * 1024
 
 _BOM: Final = b"\xef\xbb\xbf"
 
+# Characters that str.splitlines() treats as line breaks although SSE does not.
+_OTHER_LINE_BREAKS: Final = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+
+
+def _has_other_line_breaks(text: str) -> bool:
+    for char in _OTHER_LINE_BREAKS:  # noqa: SIM110 - faster than any(<genexpr>)
+        if char in text:
+            return True
+    return False
+
 
 @dataclass(frozen=True, slots=True)
 class ServerSentEvent:
@@ -279,14 +289,18 @@ class SSEDecoder:
             buffer += data[end + 1 :]
         elif data[end] == 0x0D:
             self._skip_lf = True
-        if "\r" in text:
-            # CRLF first, then the remaining lone CRs; str.splitlines() would
-            # also split on U+2028, NEL, VT, FF etc., which are not line ends.
-            text = text.replace("\r\n", "\n")
-            if "\r" in text:
-                text = text.replace("\r", "\n")
-        lines = text.split("\n")
-        lines.pop()  # the region ends with a line end: the last item is ""
+        if "\r" not in text:
+            lines = text.split("\n")
+            lines.pop()  # the region ends with a line end: the last item is ""
+        elif _has_other_line_breaks(text):
+            # CRLF first, then the remaining lone CRs.
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            lines = text.split("\n")
+            lines.pop()
+        else:
+            # Only CR, LF and CRLF can break lines here (the fast path for
+            # CRLF-framed streams); no trailing "" item with splitlines().
+            lines = text.splitlines()
         return self._interpret(lines)
 
     def close(self) -> list[ServerSentEvent]:

