@@ -233,6 +233,8 @@ class StreamSession:
             if decoder.done:
                 break
             if sse.id:
+                # the last event ID of the *dispatched* events (WHATWG: set at dispatch,
+                # not when an `id:` line of an event that never completed was parsed)
                 self.last_event_id = sse.id
             try:
                 deltas = decoder.decode(sse)
@@ -243,8 +245,6 @@ class StreamSession:
                 self._note(out, now)
                 raise
             out.extend(push(deltas, event_id=sse.id, sequence=decoder.sequence_number(sse)))
-        if sse_decoder.last_event_id:
-            self.last_event_id = sse_decoder.last_event_id
         if out:
             self._note(out, now)
         return out

@@ -145,8 +145,8 @@ class SSEDecoder:
         "_closed",
         "_data",
         "_data_size",
+        "_error",
         "_event_type",
-        "_failed",
         "_in_block",
         "_max_event_size",
         "_max_line_size",
@@ -205,7 +205,8 @@ class SSEDecoder:
         # A field line was processed since the last blank line.
         self._in_block = False
         self._closed = False
-        self._failed: str | None = None
+        # Why feed() refuses input (closed, or failed earlier), else None.
+        self._error: str | None = None
         self._pending_at_close = False
 
     @property
@@ -240,10 +241,8 @@ class SSEDecoder:
                 After a limit error the decoder is unusable.
 
         """
-        if self._closed:
-            raise SSEError("decoder is closed")
-        if self._failed is not None:
-            raise SSEError(f"decoder unusable after an earlier error: {self._failed}")
+        if self._error is not None:
+            raise SSEError(self._error)
         self.bytes_received += len(data)
         if not self._started:
             data = self._bom_buffer + data
@@ -261,9 +260,12 @@ class SSEDecoder:
             self._skip_lf = False
             if data[0] == 0x0A:
                 start = 1
-        end = max(data.rfind(b"\n", start), data.rfind(b"\r", start))
+        end = data.rfind(b"\n")
+        cr = data.rfind(b"\r")
+        if cr > end:
+            end = cr
         buffer = self._buffer
-        if end < 0:
+        if end < start:
             # No line end: the whole piece belongs to the current line.
             if len(buffer) + len(data) - start > self._max_line_size:
                 self._fail(self._line_error())
@@ -319,6 +321,7 @@ class SSEDecoder:
         if not self._closed:
             self._pending_at_close = self.has_pending
             self._closed = True
+            self._error = "decoder is closed"
             self._buffer = bytearray()
             self._bom_buffer = b""
             self._data = []
@@ -334,7 +337,7 @@ class SSEDecoder:
         return f"SSE event data larger than max_event_size ({limit} characters)"
 
     def _fail(self, message: str) -> NoReturn:
-        self._failed = message
+        self._error = f"decoder unusable after an earlier error: {message}"
         self._buffer = bytearray()
         self._data = []
         raise SSEError(message)

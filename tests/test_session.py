@@ -1,0 +1,380 @@
+"""The sans-I/O session: scripted bodies, cuts and failures with a fake clock."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import read_real
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from streamkit import (
+    APIConnectionError,
+    AuthenticationError,
+    DeltaEvent,
+    RateLimitError,
+    ResumeEvent,
+    RetryEvent,
+    RetryPolicy,
+    StreamInterruptedError,
+    StreamkitError,
+    TextDelta,
+    Timeouts,
+    ToolCallDelta,
+)
+from streamkit._request import RequestSpec
+from streamkit._session import ResumeMode, StreamSession
+from streamkit.errors import status_error_class
+from streamkit.offline import decode_stream
+from streamkit.providers import get
+
+Serve = Callable[[int, RequestSpec], "list[bytes] | StreamkitError"]
+
+
+class Cut(Exception):
+    """Marker in a script: the connection breaks here."""
+
+
+def run(
+    serve: Callable[[int, RequestSpec], Any],
+    *,
+    resume: ResumeMode = "auto",
+    policy: RetryPolicy | None = None,
+    timeouts: Timeouts | None = None,
+) -> tuple[list[DeltaEvent], StreamSession, list[float], list[RequestSpec]]:
+    """Drive a session like the client shells do, with a fake clock and no sleeping.
+
+    ``serve(attempt, spec)`` returns a StreamkitError (a status answer) or a list of
+    body chunks, where a ``Cut`` instance in the list breaks the connection there.
+    """
+    dialect = get("openai-chat")
+    spec = dialect.build_request(
+        base_url="http://test/v1",
+        api_key="sk-test-0123456789",
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "Say something"}],
+        params={},
+    )
+    session = StreamSession(
+        dialect=dialect,
+        request=spec,
+        retry=policy or RetryPolicy(jitter=0.0),
+        timeouts=timeouts,
+        resume=resume,
+        prompt_chars=13,
+    )
+    now = 0.0
+    events: list[DeltaEvent] = []
+    sleeps: list[float] = []
+    requests: list[RequestSpec] = []
+    while True:
+        req = session.next_request(now)
+        requests.append(req)
+        try:
+            answer = serve(session.attempt, req)
+            if isinstance(answer, StreamkitError):
+                raise answer
+            events.extend(session.opened(now))
+            for chunk in answer:
+                now += 0.01
+                if isinstance(chunk, Cut):
+                    raise APIConnectionError("peer closed connection")
+                events.extend(session.feed(chunk, now))
+                if session.stream_done:
+                    break
+            events.extend(session.end(now))
+            return events, session, sleeps, requests
+        except StreamkitError as err:
+            plan = session.fail(err, now)
+            events.extend(plan.events)
+            sleeps.append(plan.delay_s)
+            now += plan.delay_s
+
+
+def text_of(events: list[DeltaEvent]) -> str:
+    return "".join(e.text for e in events if isinstance(e, TextDelta) and e.index == 0)
+
+
+def with_ids(raw: bytes) -> bytes:
+    """The recording with an ``id: n`` line added to every event (a derived copy)."""
+    blocks = [b for b in raw.split(b"\n\n") if b.strip()]
+    return b"".join(b"id: %d\n" % (i + 1) + b + b"\n\n" for i, b in enumerate(blocks))
+
+
+def after_id(raw_with_ids: bytes, last_id: str) -> bytes:
+    blocks = [b for b in raw_with_ids.split(b"\n\n") if b.strip()]
+    keep = [b for b in blocks if int(re.match(rb"id: (\d+)", b).group(1)) > int(last_id)]  # type: ignore[union-attr]
+    return b"".join(b + b"\n\n" for b in keep)
+
+
+RAW_NAME = "openai-chat-text-include-usage.sse"
+
+
+def test_uncut_stream() -> None:
+    raw = read_real(RAW_NAME)
+    events, session, sleeps, requests = run(lambda attempt, spec: [raw])
+    expected, result = decode_stream(raw)
+    assert session.result is not None
+    assert session.result.text == result.text
+    assert sleeps == []
+    assert len(requests) == 1
+    assert requests[0].headers["Idempotency-Key"].startswith("streamkit-")
+
+
+def _cut_serve(raw: bytes, offset: int, second: Callable[[RequestSpec], bytes]) -> Any:
+    def serve(attempt: int, spec: RequestSpec) -> Any:
+        if attempt == 1:
+            return [raw[:offset], Cut()]
+        return [second(spec)]
+
+    return serve
+
+
+@pytest.mark.parametrize("strategy", ["replay", "last-event-id"])
+def test_cut_at_every_byte_offset_resumes_exactly(strategy: str) -> None:
+    raw = read_real(RAW_NAME)
+    _, uncut = decode_stream(raw)
+    body = with_ids(raw) if strategy == "last-event-id" else raw
+    step = 1 if strategy == "replay" else 3
+    for offset in range(0, len(body), step):
+
+        def second(spec: RequestSpec) -> bytes:
+            last = spec.headers.get("Last-Event-ID")
+            return after_id(body, last) if last else body
+
+        events, session, sleeps, requests = run(_cut_serve(body, offset, second))
+        result = session.result
+        assert result is not None
+        assert text_of(events) == result.text == uncut.text, offset
+        assert result.usage is not None
+        assert result.finish_reason == "stop"
+        resumes = [e for e in events if isinstance(e, ResumeEvent)]
+        retries = [e for e in events if isinstance(e, RetryEvent)]
+        assert len(retries) == 1
+        assert sleeps == [1.0]
+        assert requests[0].headers["Idempotency-Key"] == requests[1].headers["Idempotency-Key"]
+        if resumes:
+            assert resumes[0].strategy == strategy
+            assert resumes[0].attempt == 2
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_property_random_cuts_any_strategy(data: st.DataObject) -> None:
+    name = data.draw(
+        st.sampled_from(
+            [
+                "openai-chat-tool-calls-parallel.sse",
+                "deepseek-chat-reasoner.sse",
+                "openai-chat-n3-choices.sse",
+                "openai-chat-refusal.sse",
+            ]
+        )
+    )
+    raw = read_real(name)
+    _, uncut = decode_stream(raw)
+    use_ids = data.draw(st.booleans())
+    honour = data.draw(st.booleans())
+    body = with_ids(raw) if use_ids else raw
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(body) - 1), min_size=1, max_size=3)))
+
+    def serve(attempt: int, spec: RequestSpec) -> Any:
+        last = spec.headers.get("Last-Event-ID")
+        full = after_id(body, last) if (last and honour) else body
+        if attempt <= len(cuts):
+            # cut the attempt a little further into the stream each time
+            return [full[: max(0, cuts[attempt - 1] - (len(body) - len(full)))], Cut()]
+        return [full]
+
+    events, session, _, _ = run(serve)
+    result = session.result
+    assert result is not None
+    assert result.choices == uncut.choices
+    streamed: dict[tuple[str, int, int], str] = {}
+    for e in events:
+        if isinstance(e, TextDelta):
+            key = ("text", e.index, -1)
+            streamed[key] = streamed.get(key, "") + e.text
+        elif isinstance(e, ToolCallDelta):
+            key = ("tool", e.index, e.tool_index)
+            streamed[key] = streamed.get(key, "") + e.arguments
+    for choice in uncut.choices:
+        assert streamed.get(("text", choice.index, -1), "") == choice.text
+        for call in choice.tool_calls:
+            assert streamed[("tool", choice.index, call.index)] == call.arguments
+
+
+def test_diverging_replay_raises_with_partial() -> None:
+    raw = read_real(RAW_NAME)
+    different = raw.replace(b"weather", b"WEATHER")
+
+    def serve(attempt: int, spec: RequestSpec) -> Any:
+        return [raw[:4000], Cut()] if attempt == 1 else [different]
+
+    with pytest.raises(StreamInterruptedError) as info:
+        run(serve)
+    err = info.value
+    assert err.partial is not None
+    assert "weather" in err.partial.text
+    assert "WEATHER" not in err.partial.text
+    assert not err.partial.complete
+    assert "diverged" in str(err)
+
+
+def test_shorter_replay_is_divergence() -> None:
+    raw = read_real(RAW_NAME)
+    short = decode_stream(raw)[1].text[:10]
+    assert short
+    # the replay finishes ("stop") before reproducing what was delivered
+    replay = (
+        b'data: {"choices":[{"index":0,"delta":{"content":"I\'m"},"finish_reason":"stop"}]}\n\n'
+        b"data: [DONE]\n\n"
+    )
+
+    def serve(attempt: int, spec: RequestSpec) -> Any:
+        return [raw[:4000], Cut()] if attempt == 1 else [replay]
+
+    with pytest.raises(StreamInterruptedError):
+        run(serve)
+
+
+def test_resume_off_raises_interrupted() -> None:
+    raw = read_real(RAW_NAME)
+
+    def serve(attempt: int, spec: RequestSpec) -> Any:
+        return [raw[:3000], Cut()]
+
+    with pytest.raises(StreamInterruptedError) as info:
+        run(serve, resume="off")
+    assert info.value.partial is not None
+    assert info.value.partial.text
+    assert isinstance(info.value.__cause__, APIConnectionError)
+
+
+def test_attempts_used_up_after_content() -> None:
+    raw = read_real(RAW_NAME)
+
+    def serve(attempt: int, spec: RequestSpec) -> Any:
+        return [raw[:3000], Cut()]
+
+    with pytest.raises(StreamInterruptedError) as info:
+        run(serve, policy=RetryPolicy(max_attempts=3, jitter=0.0))
+    assert info.value.attempts == 3
+    partial = info.value.partial
+    assert partial is not None
+    assert partial.attempts == 3
+    # every broken attempt is accounted with an estimated usage
+    assert partial.usage is not None
+    assert partial.usage.estimated
+    assert partial.usage.output_tokens and partial.usage.output_tokens > 0
+
+
+def test_cut_before_content_is_a_plain_retry() -> None:
+    raw = read_real(RAW_NAME)
+
+    def serve(attempt: int, spec: RequestSpec) -> Any:
+        return [raw[:20], Cut()] if attempt == 1 else [raw]
+
+    events, session, sleeps, requests = run(serve)
+    assert not [e for e in events if isinstance(e, ResumeEvent)]
+    assert [type(e) for e in events if isinstance(e, RetryEvent)] == [RetryEvent]
+    assert "Last-Event-ID" not in requests[1].headers
+
+
+def test_status_errors_retry_with_retry_after_then_succeed() -> None:
+    raw = read_real(RAW_NAME)
+    answers: list[Any] = [
+        status_error_class(429)("rate", status_code=429, retry_after=2.0),
+        status_error_class(503)("busy", status_code=503, retry_after=0.2),
+        [raw],
+    ]
+    events, session, sleeps, _ = run(lambda attempt, spec: answers[attempt - 1])
+    assert sleeps == [2.0, 0.2]
+    retries = [e for e in events if isinstance(e, RetryEvent)]
+    assert [r.status_code for r in retries] == [429, 503]
+    assert session.result is not None
+    assert session.result.attempts == 3
+
+
+def test_over_cap_retry_after_raises_at_once() -> None:
+    err = status_error_class(429)("rate", status_code=429, retry_after=120.0)
+    with pytest.raises(RateLimitError) as info:
+        run(lambda attempt, spec: err)
+    assert info.value.retry_after == 120.0
+    assert info.value.partial is not None
+
+
+def test_401_is_not_retried() -> None:
+    calls = []
+
+    def serve(attempt: int, spec: RequestSpec) -> Any:
+        calls.append(attempt)
+        return status_error_class(401)("no", status_code=401)
+
+    with pytest.raises(AuthenticationError):
+        run(serve)
+    assert calls == [1]
+
+
+def test_total_deadline() -> None:
+    raw = read_real(RAW_NAME)
+
+    def serve(attempt: int, spec: RequestSpec) -> Any:
+        return [raw[:3000], Cut()]
+
+    with pytest.raises(StreamInterruptedError):
+        run(serve, timeouts=Timeouts(total=2.5), policy=RetryPolicy(max_attempts=100, jitter=0.0))
+
+
+def test_prefill_resume_sends_the_partial_turn() -> None:
+    raw = read_real(RAW_NAME)
+    _, uncut = decode_stream(raw)
+    full = uncut.text
+
+    def continuation(prefix: str) -> bytes:
+        rest = full[len(prefix) :]
+        chunk = {"choices": [{"index": 0, "delta": {"content": rest}, "finish_reason": "stop"}]}
+        return b"data: " + json.dumps(chunk).encode() + b"\n\ndata: [DONE]\n\n"
+
+    seen: list[dict[str, Any]] = []
+
+    def serve(attempt: int, spec: RequestSpec) -> Any:
+        if attempt == 1:
+            return [raw[:4000], Cut()]
+        assert spec.json is not None
+        last = spec.json["messages"][-1]
+        seen.append(last)
+        return [continuation(last["content"])]
+
+    events, session, _, _ = run(serve, resume="prefill")
+    assert seen[0]["role"] == "assistant"
+    assert full.startswith(seen[0]["content"])
+    assert text_of(events) == full
+    assert [e.strategy for e in events if isinstance(e, ResumeEvent)] == ["prefill"]
+
+
+def test_last_event_id_server_ignoring_header_replays_with_ids() -> None:
+    raw = with_ids(read_real(RAW_NAME))
+    _, uncut = decode_stream(raw)
+
+    def serve(attempt: int, spec: RequestSpec) -> Any:
+        return [raw[:5000], Cut()] if attempt == 1 else [raw]  # ignores Last-Event-ID
+
+    events, session, _, requests = run(serve)
+    assert requests[1].headers["Last-Event-ID"]
+    assert text_of(events) == uncut.text
+
+
+def test_last_event_id_server_replaying_a_different_generation_is_caught() -> None:
+    raw = with_ids(read_real(RAW_NAME))
+    other = raw.replace(b"unable", b"UNABLE")
+
+    def serve(attempt: int, spec: RequestSpec) -> Any:
+        return [raw[:5000], Cut()] if attempt == 1 else [other]
+
+    with pytest.raises(StreamInterruptedError):
+        run(serve)
