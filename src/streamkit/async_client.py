@@ -6,7 +6,9 @@ lives in the sans-I/O :class:`~streamkit._session.StreamSession`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
+import contextlib
+from contextlib import aclosing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +50,7 @@ class AsyncStream(StreamState):
         super().__init__(session)
         self._client = client
         self._response: httpx.Response | None = None
-        self._chunks: AsyncIterator[bytes] | None = None
+        self._chunks: AsyncGenerator[bytes, None] | None = None
         self._delay_s: float | None = None
 
     async def __aenter__(self) -> AsyncStream:
@@ -76,7 +78,7 @@ class AsyncStream(StreamState):
             event = self._next_buffered()
             if event is not None:
                 return event
-            if self._closed or self._session.finished:
+            if self._closed or (self._session.finished and self._response is None):
                 await self._close_response()
                 raise StopAsyncIteration
             await self._step()
@@ -100,10 +102,17 @@ class AsyncStream(StreamState):
         await self._close_response()
 
     async def _close_response(self) -> None:
-        response, self._response, self._chunks = self._response, None, None
+        response, self._response = self._response, None
+        chunks, self._chunks = self._chunks, None
         if response is not None:
             with anyio.CancelScope(shield=True):
                 await response.aclose()
+                if chunks is not None:
+                    # httpx nests async generators; reading once from the closed
+                    # stream ends every level, so none is left for trio's finalizer
+                    with contextlib.suppress(Exception):
+                        await anext(chunks, None)
+                    await chunks.aclose()
 
     async def _step(self) -> None:
         session = self._session
@@ -119,15 +128,19 @@ class AsyncStream(StreamState):
                 assert self._chunks is not None
                 chunk = await anext(self._chunks, None)
                 if chunk is None:
-                    self._buffer.extend(session.end(clock()))
+                    if not session.finished:
+                        self._buffer.extend(session.end(clock()))
                     await self._close_response()
                     return
+                if session.finished:
+                    return  # draining what follows the terminal event, up to EOF
                 self._buffer.extend(session.feed(chunk, clock()))
                 if session.stream_done:
                     self._buffer.extend(session.end(clock()))
-                    await self._close_response()
         except StreamkitError as err:
             await self._close_response()
+            if session.finished:
+                return  # the stream had ended; what broke was the drain after it
             plan = session.fail(err, clock())
             self._buffer.extend(plan.events)
             self._delay_s = plan.delay_s
@@ -144,14 +157,15 @@ class AsyncStream(StreamState):
         self._response = response
         if needs_body(response):
             body = bytearray()
-            async for piece in response.aiter_bytes():
-                body += piece
-                if len(body) >= ERROR_BODY_LIMIT:
-                    break
+            async with aclosing(response.aiter_bytes()) as pieces:
+                async for piece in pieces:
+                    body += piece
+                    if len(body) >= ERROR_BODY_LIMIT:
+                        break
             error = check_response(response, bytes(body))
             if error is not None:
                 raise error
-        self._chunks = response.aiter_bytes()
+        self._chunks = response.aiter_bytes()  # type: ignore[assignment]
         self._buffer.extend(session.opened(client._clock()))
 
 

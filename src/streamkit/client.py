@@ -8,7 +8,8 @@ module only moves bytes, reads the clock and sleeps. Its async twin is
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from contextlib import closing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -56,7 +57,7 @@ class Stream(StreamState):
         super().__init__(session)
         self._client = client
         self._response: httpx.Response | None = None
-        self._chunks: Iterator[bytes] | None = None
+        self._chunks: Generator[bytes, None, None] | None = None
         self._delay_s: float | None = None
 
     def __enter__(self) -> Stream:
@@ -84,7 +85,7 @@ class Stream(StreamState):
             event = self._next_buffered()
             if event is not None:
                 return event
-            if self._closed or self._session.finished:
+            if self._closed or (self._session.finished and self._response is None):
                 self._close_response()
                 raise StopIteration
             self._step()
@@ -106,8 +107,11 @@ class Stream(StreamState):
         self._close_response()
 
     def _close_response(self) -> None:
-        response, self._response, self._chunks = self._response, None, None
+        response, self._response = self._response, None
+        chunks, self._chunks = self._chunks, None
         if response is not None:
+            if chunks is not None:
+                chunks.close()
             response.close()
 
     def _step(self) -> None:
@@ -124,15 +128,19 @@ class Stream(StreamState):
                 assert self._chunks is not None
                 chunk = next(self._chunks, None)
                 if chunk is None:
-                    self._buffer.extend(session.end(clock()))
+                    if not session.finished:
+                        self._buffer.extend(session.end(clock()))
                     self._close_response()
                     return
+                if session.finished:
+                    return  # draining what follows the terminal event, up to EOF
                 self._buffer.extend(session.feed(chunk, clock()))
                 if session.stream_done:
                     self._buffer.extend(session.end(clock()))
-                    self._close_response()
         except StreamkitError as err:
             self._close_response()
+            if session.finished:
+                return  # the stream had ended; what broke was the drain after it
             plan = session.fail(err, clock())
             self._buffer.extend(plan.events)
             self._delay_s = plan.delay_s
@@ -149,14 +157,15 @@ class Stream(StreamState):
         self._response = response
         if needs_body(response):
             body = bytearray()
-            for piece in response.iter_bytes():
-                body += piece
-                if len(body) >= ERROR_BODY_LIMIT:
-                    break
+            with closing(response.iter_bytes()) as pieces:
+                for piece in pieces:
+                    body += piece
+                    if len(body) >= ERROR_BODY_LIMIT:
+                        break
             error = check_response(response, bytes(body))
             if error is not None:
                 raise error
-        self._chunks = response.iter_bytes()
+        self._chunks = response.iter_bytes()  # type: ignore[assignment]
         self._buffer.extend(session.opened(client._clock()))
 
     def __del__(self) -> None:

@@ -276,9 +276,10 @@ def _from_openai(u: Mapping[str, Any]) -> Usage:
         input_tokens = _int(u, "input_tokens")
         output_tokens = _int(u, "output_tokens")
         cached = _int(u, "input_tokens_details", "cached_tokens")
-    details = "completion_tokens_details" if "completion_tokens_details" in u else (
-        "output_tokens_details"
-    )
+    if "completion_tokens_details" in u:
+        details = "completion_tokens_details"
+    else:
+        details = "output_tokens_details"
     reasoning = _int(u, details, "reasoning_tokens")
     total = _int(u, "total_tokens")
     if reasoning and output_tokens is not None:
