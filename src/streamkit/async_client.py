@@ -10,7 +10,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 import contextlib
 from contextlib import aclosing
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import httpx
@@ -157,7 +157,9 @@ class AsyncStream(StreamState):
         self._response = response
         if needs_body(response):
             body = bytearray()
-            async with aclosing(response.aiter_bytes()) as pieces:
+            async with aclosing(
+                cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+            ) as pieces:
                 async for piece in pieces:
                     body += piece
                     if len(body) >= ERROR_BODY_LIMIT:
@@ -165,7 +167,7 @@ class AsyncStream(StreamState):
             error = check_response(response, bytes(body))
             if error is not None:
                 raise error
-        self._chunks = response.aiter_bytes()  # type: ignore[assignment]
+        self._chunks = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
         self._buffer.extend(session.opened(client._clock()))
 
 

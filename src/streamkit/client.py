@@ -11,7 +11,7 @@ import time
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import closing
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 
@@ -157,7 +157,7 @@ class Stream(StreamState):
         self._response = response
         if needs_body(response):
             body = bytearray()
-            with closing(response.iter_bytes()) as pieces:
+            with closing(cast(Generator[bytes, None, None], response.iter_bytes())) as pieces:
                 for piece in pieces:
                     body += piece
                     if len(body) >= ERROR_BODY_LIMIT:
@@ -165,7 +165,7 @@ class Stream(StreamState):
             error = check_response(response, bytes(body))
             if error is not None:
                 raise error
-        self._chunks = response.iter_bytes()  # type: ignore[assignment]
+        self._chunks = cast(Generator[bytes, None, None], response.iter_bytes())
         self._buffer.extend(session.opened(client._clock()))
 
     def __del__(self) -> None:
