@@ -78,13 +78,11 @@ def _hand_reasoning(raw: bytes) -> dict[int, str]:
     return out
 
 
-@pytest.mark.parametrize("name", COMPLETE)
+@pytest.mark.parametrize("name", [n for n in COMPLETE if n not in BY_HAND])
 def test_complete_streams_match_openai_python(name: str) -> None:
     raw = read_real(name)
     events, result = decode_stream(raw)
     assert result.complete
-    if name in BY_HAND:
-        pytest.skip("checked by hand in test_tool_index_starting_at_1")
     oracle = _oracle(raw)
     assert [c.index for c in result.choices] == sorted(c.index for c in oracle.choices)
     for ours, theirs in zip(result.choices, sorted(oracle.choices, key=lambda c: c.index), strict=True):
@@ -122,7 +120,11 @@ def test_complete_streams_match_openai_python(name: str) -> None:
         cdetails = usage.completion_tokens_details
         if cdetails is not None and cdetails.reasoning_tokens is not None:
             assert result.usage.reasoning_tokens == cdetails.reasoning_tokens
-    assert result.model == oracle.model or (not oracle.model and result.model is None) or True
+    # openai-python keeps the first chunk's model even when it is "" (Azure's prompt
+    # filter chunk); streamkit reports the first non-empty one
+    models = [c["model"] for c in _data_payloads(raw) if c.get("model")]
+    assert result.model == (models[0] if models else None)
+    assert oracle.model in ("", result.model)
     hand = _hand_reasoning(raw)
     for choice in result.choices:
         assert choice.reasoning == hand.get(choice.index, "")

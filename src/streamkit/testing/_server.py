@@ -1,0 +1,465 @@
+"""A real local streaming server (starlette + uvicorn on 127.0.0.1) that replays transcripts.
+
+The server runs uvicorn in a daemon thread with its own event loop, so it serves sync and async
+clients alike, from any test framework. It only ever binds ``127.0.0.1`` on a port the OS picks.
+
+How a connection is cut: the ASGI app sends the first bytes of the chunked body, then raises a
+private exception. uvicorn answers an exception raised after the response started by closing
+the transport, so the client gets the bytes already written and then EOF with no terminating
+zero-length chunk: a broken body, exactly like a dropped upstream. A logging filter on
+``uvicorn.error`` drops the log record of that deliberate exception (and only of that one).
+
+How a stall is done: the app simply awaits, in 50 ms slices that watch a shutdown flag, so that
+``stop()`` cuts every in-flight stream at once and never waits for a long stall to end.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from streamkit.testing._faults import (
+    Abort,
+    Fault,
+    Sleep,
+    Step,
+    StatusReply,
+    Write,
+    error_body,
+    plan_reply,
+)
+from streamkit.testing._transcripts import (
+    DIALECTS,
+    Block,
+    Dialect,
+    PrefillError,
+    add_ids,
+    after_event_id,
+    after_sequence_number,
+    continue_after_prefill,
+    demo_anthropic_transcript,
+    demo_responses_transcript,
+    demo_transcript,
+    load_transcript,
+    prefill_text,
+    split_blocks,
+)
+
+_HOST = "127.0.0.1"
+_START_TIMEOUT_S = 10.0
+_JOIN_TIMEOUT_S = 10.0
+_SLEEP_SLICE_S = 0.05  # how often a sleeping stream checks for shutdown
+
+Transcript = bytes | str | PathLike[str] | None
+"""What a server serves: SSE bytes, a path (or built-in name, see ``load_transcript``), or
+``None`` for the dialect's demo transcript."""
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    """One HTTP request the server received, as the client sent it."""
+
+    method: str
+    """``"POST"``, ``"GET"``, ..."""
+    path: str
+    """The URL path, e.g. ``"/v1/chat/completions"``."""
+    query: str
+    """The raw query string without ``?`` (``""`` when none)."""
+    headers: dict[str, str]
+    """Header names lower-cased; repeated headers joined with ``", "``."""
+    json: Any
+    """The body parsed as JSON, ``None`` when empty or not JSON."""
+    body: bytes = field(default=b"", repr=False)
+    """The raw body bytes."""
+
+
+class _ConnectionCut(Exception):  # noqa: N818 - a signal, not an error
+    """Raised inside the ASGI app to make uvicorn drop the connection mid-body."""
+
+
+class _DropCutRecords(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, _ConnectionCut)
+
+
+_filter_lock = threading.Lock()
+_filter_installed = False
+
+
+def _install_log_filter() -> None:
+    global _filter_installed
+    with _filter_lock:
+        if not _filter_installed:
+            logging.getLogger("uvicorn.error").addFilter(_DropCutRecords())
+            _filter_installed = True
+
+
+def _as_bytes(transcript: Transcript, dialect: Dialect) -> bytes:
+    if transcript is None:
+        if dialect == "anthropic-messages":
+            return demo_anthropic_transcript()
+        if dialect == "openai-responses":
+            return demo_responses_transcript()
+        if dialect == "gemini":
+            raise ValueError("there is no demo transcript for gemini: pass one")
+        return demo_transcript()
+    if isinstance(transcript, bytes):
+        return transcript
+    return load_transcript(Path(transcript) if isinstance(transcript, PathLike) else transcript)
+
+
+class LocalServer:
+    """A local LLM streaming server with fault injection, for tests and demos.
+
+    Serves ``transcript`` (a recorded SSE body) byte for byte as ``text/event-stream`` to every
+    request, whatever the method and path: ``POST /v1/chat/completions``, ``/v1/messages``,
+    ``/v1/responses``, ``/v1/models/{model}:streamGenerateContent``, ``GET
+    /v1/responses/{id}?stream=true&starting_after=N`` ... Every request is one *attempt*, and
+    item ``i`` of ``faults`` says what goes wrong in attempt ``i``.
+
+    Per request, in this order:
+
+    1. a ``status``/``content_type`` fault answers at once;
+    2. with ``add_ids``, events get ``id: 1``, ``id: 2``, ... and a ``Last-Event-ID: k`` header
+       serves only the events with an id above ``k`` (without ``add_ids`` the header is ignored,
+       like a server that does not support it);
+    3. a ``starting_after=N`` query serves only the events whose JSON ``sequence_number`` > N;
+    4. for ``openai-chat`` and ``anthropic-messages``, a last request message with ``"role":
+       "assistant"`` is an assistant prefill: the server continues the answer after that text
+       (``400`` with a JSON error if it is not a prefix of the transcript's answer);
+    5. event faults, then byte faults (cut, stall, drip, huge line).
+
+    Use it as a context manager (or call :meth:`start` and :meth:`stop`)::
+
+        with LocalServer(faults=[Fault.cut(after_events=5)]) as server:
+            client = httpx.Client(base_url=server.base_url)
+            ...
+
+    Args:
+        transcript: SSE bytes, a path to a ``.sse`` file, or ``None`` for the demo transcript
+            of ``dialect``.
+        dialect: the provider shape: picks default error bodies, how prefill and the answer text
+            are found, and the demo transcript.
+        faults: item ``i`` applies to attempt ``i`` (0-based); ``None`` items and attempts past
+            the end are served normally.
+        add_ids: number the events and honour ``Last-Event-ID``.
+        chunk_size: write the body in pieces of this many bytes; ``None`` writes one event
+            (blank-line-terminated block) per write.
+        delay_s: seconds to wait between writes (``0.02`` looks like real token timing).
+
+    Raises:
+        ValueError: an unknown dialect, a bad ``chunk_size``, or a negative ``delay_s``.
+    """
+
+    def __init__(
+        self,
+        transcript: Transcript = None,
+        *,
+        dialect: Dialect = "openai-chat",
+        faults: Sequence[Fault | None] = (),
+        add_ids: bool = False,
+        chunk_size: int | None = None,
+        delay_s: float = 0.0,
+    ) -> None:
+        if dialect not in DIALECTS:
+            raise ValueError(f"unknown dialect {dialect!r}; expected one of {DIALECTS}")
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError("chunk_size must be None or >= 1")
+        if delay_s < 0:
+            raise ValueError("delay_s must be >= 0")
+        self.dialect: Dialect = dialect
+        self.add_ids = add_ids
+        self.chunk_size = chunk_size
+        self.delay_s = delay_s
+        self._lock = threading.Lock()
+        self._blocks = split_blocks(_as_bytes(transcript, dialect))
+        self._faults: list[Fault | None] = list(faults)
+        self._fault_offset = 0
+        self._requests: list[RecordedRequest] = []
+        self._attempts = 0
+        self._closing = threading.Event()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._port: int | None = None
+
+    # --- public state ---------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on.
+
+        Raises:
+            RuntimeError: the server is not running.
+        """
+        if self._port is None:
+            raise RuntimeError("the server is not running: use `with LocalServer(...)` or start()")
+        return self._port
+
+    @property
+    def origin(self) -> str:
+        """``"http://127.0.0.1:<port>"``."""
+        return f"http://{_HOST}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """``"http://127.0.0.1:<port>/v1"``, to use as a client's ``base_url``."""
+        return f"{self.origin}/v1"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def attempts(self) -> int:
+        """How many streaming requests were answered so far (each consumes one fault slot)."""
+        with self._lock:
+            return self._attempts
+
+    @property
+    def running(self) -> bool:
+        """Whether the server thread is up."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def set_transcript(self, transcript: Transcript) -> None:
+        """Serve ``transcript`` from the next request on (same forms as the constructor)."""
+        blocks = split_blocks(_as_bytes(transcript, self.dialect))
+        with self._lock:
+            self._blocks = blocks
+
+    def set_faults(self, faults: Sequence[Fault | None]) -> None:
+        """Replace the fault list; its item ``i`` applies to the ``i``-th request from now on."""
+        with self._lock:
+            self._faults = list(faults)
+            self._fault_offset = self._attempts
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        """Start serving in a daemon thread and wait until the port accepts connections.
+
+        Returns:
+            The server itself.
+
+        Raises:
+            RuntimeError: it is already running, or uvicorn failed to start.
+        """
+        if self.running:
+            raise RuntimeError("the server is already running")
+        _install_log_filter()
+        self._closing.clear()
+        self._error = None
+        config = uvicorn.Config(
+            self._app,
+            host=_HOST,
+            port=0,
+            log_level="warning",
+            log_config=None,  # leave the process's logging configuration alone
+            access_log=False,
+            lifespan="off",
+            http="h11",
+            ws="none",
+            interface="asgi3",
+            proxy_headers=False,
+            timeout_graceful_shutdown=2,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=self._run, args=(server,), name="streamkit-local-server", daemon=True
+        )
+        self._server, self._thread = server, thread
+        thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the local server did not start") from self._error
+            time.sleep(0.005)
+        sockets = server.servers[0].sockets
+        self._port = int(sockets[0].getsockname()[1])
+        return self
+
+    def stop(self) -> None:
+        """Stop the server: cut the streams in flight, close the port, join the thread.
+
+        Safe to call twice or before :meth:`start`. Recorded requests stay readable.
+
+        Raises:
+            RuntimeError: the server thread did not end within 10 seconds.
+        """
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        self._closing.set()
+        server.should_exit = True
+        thread.join(_JOIN_TIMEOUT_S)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(_JOIN_TIMEOUT_S)
+        self._server = self._thread = None
+        self._port = None
+        if thread.is_alive():
+            raise RuntimeError("the local server thread did not stop")
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        where = self.base_url if self._port is not None else "stopped"
+        return f"<LocalServer {self.dialect} {where} attempts={self._attempts}>"
+
+    def _run(self, server: uvicorn.Server) -> None:
+        try:
+            anyio.run(server.serve)
+        except BaseException as exc:  # noqa: BLE001 - reported by start(); SystemExit included
+            self._error = exc
+
+    # --- the ASGI app ---------------------------------------------------------------------------
+
+    async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        body = await request.body()
+        try:
+            parsed: Any = json.loads(body) if body else None
+        except ValueError:
+            parsed = None
+        headers: dict[str, str] = {}
+        for raw_name, raw_value in scope["headers"]:
+            name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        record = RecordedRequest(
+            method=scope["method"],
+            path=scope["path"],
+            query=scope["query_string"].decode("latin-1"),
+            headers=headers,
+            json=parsed,
+            body=body,
+        )
+        with self._lock:
+            self._requests.append(record)
+            attempt = self._attempts
+            self._attempts += 1
+            slot = attempt - self._fault_offset
+            fault = self._faults[slot] if 0 <= slot < len(self._faults) else None
+            blocks = self._blocks
+        request_id = f"req_local{attempt:04d}"
+        reply_headers = {"x-request-id": request_id}
+        if self.dialect == "anthropic-messages":
+            reply_headers["request-id"] = request_id
+
+        try:
+            reply = plan_reply(
+                fault,
+                self._select(record, blocks),
+                dialect=self.dialect,
+                chunk_size=self.chunk_size,
+                delay_s=self.delay_s,
+            )
+        except PrefillError as exc:
+            content = json.dumps(error_body(400, self.dialect, str(exc))).encode()
+            reply = StatusReply(400, {"content-type": "application/json"}, content)
+        if isinstance(reply, StatusReply):
+            response = Response(
+                reply.body, status_code=reply.status, headers={**reply_headers, **reply.headers}
+            )
+            await response(scope, receive, send)
+            return
+
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"text/event-stream"),
+                    (b"cache-control", b"no-cache"),
+                    *((k.encode(), v.encode()) for k, v in reply_headers.items()),
+                ],
+            }
+        )
+        if await self._write_steps(reply.steps, receive, send):
+            raise _ConnectionCut("streamkit.testing cut the connection on purpose")
+
+    def _select(self, record: RecordedRequest, blocks: list[Block]) -> list[Block]:
+        """What this request gets before faults: ids, resumption, prefill."""
+        if self.add_ids:
+            blocks = add_ids(blocks)
+            last = record.headers.get("last-event-id", "").strip()
+            if last.isdigit():
+                blocks = after_event_id(blocks, int(last))
+        query = dict(
+            part.partition("=")[::2] for part in record.query.split("&") if part
+        )
+        starting_after = query.get("starting_after", "")
+        if starting_after.lstrip("-").isdigit():
+            blocks = after_sequence_number(blocks, int(starting_after))
+        if self.dialect in ("openai-chat", "anthropic-messages"):
+            prefill = prefill_text(record.json)
+            if prefill is not None:
+                blocks = continue_after_prefill(blocks, prefill, self.dialect)
+        return blocks
+
+    async def _write_steps(self, steps: Any, receive: Receive, send: Send) -> bool:
+        """Carry out the steps; True when the connection must be cut (fault or shutdown)."""
+        cut = False
+        async with anyio.create_task_group() as group:
+
+            async def watch_disconnect() -> None:
+                while (await receive())["type"] != "http.disconnect":
+                    pass
+                group.cancel_scope.cancel()  # the client left: stop writing
+
+            group.start_soon(watch_disconnect)
+            cut = await self._drive(steps, send)
+            group.cancel_scope.cancel()
+        return cut
+
+    async def _drive(self, steps: Any, send: Send) -> bool:
+        step: Step
+        for step in steps:
+            if self._closing.is_set():
+                return True
+            if isinstance(step, Write):
+                await send({"type": "http.response.body", "body": step.data, "more_body": True})
+            elif isinstance(step, Sleep):
+                await self._sleep(step.seconds)
+            elif isinstance(step, Abort):
+                return True
+        if self._closing.is_set():
+            return True
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return False
+
+    async def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._closing.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await anyio.sleep(min(remaining, _SLEEP_SLICE_S))
