@@ -153,7 +153,11 @@ class Fault:
 
     @classmethod
     def stall(
-        cls, after_bytes: int | None = None, seconds: float = 5.0, *, after_events: int | None = None
+        cls,
+        after_bytes: int | None = None,
+        seconds: float = 5.0,
+        *,
+        after_events: int | None = None,
     ) -> Stall:
         """Send the first body bytes, then nothing for ``seconds``, then the rest.
 
@@ -563,15 +567,31 @@ def _insert_raw(block: Block, raw: bytes, dialect: Dialect) -> Block:
     return block.with_data(raw)
 
 
-def _error_block(payload: Mapping[str, Any] | str | None, dialect: Dialect, blocks: list[Block]) -> Block:
+def _error_block(
+    payload: Mapping[str, Any] | str | None, dialect: Dialect, blocks: list[Block]
+) -> Block:
     eol = blocks[0].eol if blocks else b"\n"
     if payload is None:
         if dialect == "anthropic-messages":
-            payload = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+            payload = {
+                "type": "error",
+                "error": {"type": "overloaded_error", "message": "Overloaded"},
+            }
         elif dialect == "openai-responses":
-            payload = {"type": "error", "code": "server_error", "message": "Overloaded", "param": None}
+            payload = {
+                "type": "error",
+                "code": "server_error",
+                "message": "Overloaded",
+                "param": None,
+            }
         elif dialect == "gemini":
-            payload = {"error": {"code": 503, "message": "The model is overloaded.", "status": "UNAVAILABLE"}}
+            payload = {
+                "error": {
+                    "code": 503,
+                    "message": "The model is overloaded.",
+                    "status": "UNAVAILABLE",
+                }
+            }
         else:
             payload = {"error": {"message": "Overloaded", "type": "overloaded_error"}}
     data = payload if isinstance(payload, str) else json.dumps(dict(payload), separators=(",", ":"))

@@ -19,7 +19,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -36,8 +36,8 @@ from streamkit.testing._faults import (
     Abort,
     Fault,
     Sleep,
-    Step,
     StatusReply,
+    Step,
     Write,
     error_body,
     plan_reply,
@@ -87,7 +87,7 @@ class RecordedRequest:
     """The raw body bytes."""
 
 
-class _ConnectionCut(Exception):  # noqa: N818 - a signal, not an error
+class _ConnectionCut(Exception):
     """Raised inside the ASGI app to make uvicorn drop the connection mid-body."""
 
 
@@ -336,7 +336,7 @@ class LocalServer:
     def _run(self, server: uvicorn.Server) -> None:
         try:
             anyio.run(server.serve)
-        except BaseException as exc:  # noqa: BLE001 - reported by start(); SystemExit included
+        except BaseException as exc:  # reported by start(); SystemExit included
             self._error = exc
 
     # --- the ASGI app ---------------------------------------------------------------------------
@@ -413,9 +413,7 @@ class LocalServer:
             last = record.headers.get("last-event-id", "").strip()
             if last.isdigit():
                 blocks = after_event_id(blocks, int(last))
-        query = dict(
-            part.partition("=")[::2] for part in record.query.split("&") if part
-        )
+        query = dict(part.partition("=")[::2] for part in record.query.split("&") if part)
         starting_after = query.get("starting_after", "")
         if starting_after.lstrip("-").isdigit():
             blocks = after_sequence_number(blocks, int(starting_after))
@@ -425,7 +423,7 @@ class LocalServer:
                 blocks = continue_after_prefill(blocks, prefill, self.dialect)
         return blocks
 
-    async def _write_steps(self, steps: Any, receive: Receive, send: Send) -> bool:
+    async def _write_steps(self, steps: Iterator[Step], receive: Receive, send: Send) -> bool:
         """Carry out the steps; True when the connection must be cut (fault or shutdown)."""
         cut = False
         async with anyio.create_task_group() as group:
@@ -440,8 +438,7 @@ class LocalServer:
             group.cancel_scope.cancel()
         return cut
 
-    async def _drive(self, steps: Any, send: Send) -> bool:
-        step: Step
+    async def _drive(self, steps: Iterator[Step], send: Send) -> bool:
         for step in steps:
             if self._closing.is_set():
                 return True
@@ -451,8 +448,6 @@ class LocalServer:
                 await self._sleep(step.seconds)
             elif isinstance(step, Abort):
                 return True
-        if self._closing.is_set():
-            return True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return False
 

@@ -47,12 +47,12 @@ class Block:
 
     @cached_property
     def lines(self) -> list[bytes]:
-        """The lines, each with its own terminator (``\\n``, ``\\r\\n`` or ``\\r``)."""
+        """The lines, each with its own terminator (LF, CRLF or CR)."""
         return [m.group() for m in _LINE.finditer(self.raw)]
 
     @cached_property
     def eol(self) -> bytes:
-        """The line terminator this block uses (``\\n`` when it has none)."""
+        """The line terminator this block uses (LF when it has none)."""
         for line in self.lines:
             stripped = line.rstrip(b"\r\n")
             if len(stripped) < len(line):
@@ -92,7 +92,7 @@ class Block:
 
     @property
     def data(self) -> str | None:
-        """The ``data:`` lines joined with ``\\n``; ``None`` when the block has none."""
+        """The ``data:`` lines joined with LF; ``None`` when the block has none."""
         values = [value for name, value in self.fields if name == "data"]
         return "\n".join(values) if values else None
 
@@ -175,7 +175,7 @@ def split_blocks(body: bytes) -> list[Block]:
 
 
 def add_ids(blocks: Iterable[Block]) -> list[Block]:
-    """Give every event an ``id:`` line, counting 1, 2, 3, ... in order; comments stay as they are."""
+    """Give every event an ``id:`` line, counting 1, 2, 3, ... in order; comments stay as is."""
     out: list[Block] = []
     next_id = 1
     for block in blocks:
@@ -383,7 +383,7 @@ def continue_after_prefill(blocks: list[Block], prefill: str, dialect: Dialect) 
             if not text.startswith(wanted):
                 raise PrefillError(_mismatch(prefill, consumed))
             rest = text[len(wanted) :]
-            out.append(map_answer_text(block, dialect, lambda _text, rest=rest: rest))
+            out.append(map_answer_text(block, dialect, _constant(rest)))
             done = True
     if not done:
         raise PrefillError(
@@ -391,6 +391,10 @@ def continue_after_prefill(blocks: list[Block], prefill: str, dialect: Dialect) 
             f" transcript ({consumed} characters)"
         )
     return out
+
+
+def _constant(value: str) -> Callable[[str], str]:
+    return lambda _text: value
 
 
 def _mismatch(prefill: str, position: int) -> str:
@@ -544,7 +548,7 @@ def demo_anthropic_transcript(
         "output_tokens": 1,
         "service_tier": "standard",
     }
-    message = {
+    message: dict[str, Any] = {
         "id": "msg_demo01JQ8ZC4F7XK2M9RTV5W",
         "type": "message",
         "role": "assistant",
@@ -557,7 +561,11 @@ def demo_anthropic_transcript(
     parts = [
         _sse({"type": "message_start", "message": message}, "message_start"),
         _sse(
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
             "content_block_start",
         ),
         _sse({"type": "ping"}, "ping"),
