@@ -1,0 +1,772 @@
+"""The ``gemini`` dialect: Gemini API / Vertex AI ``streamGenerateContent?alt=sse``.
+
+Follows https://ai.google.dev/api/generate-content#method:-models.streamgeneratecontent:
+every event is a whole ``GenerateContentResponse`` chunk whose candidates carry the
+new parts. Quirks handled, all seen in real recordings: CRLF framing, no terminal
+marker (the stream ends at EOF after a ``finishReason``), ``usageMetadata`` repeated
+(cumulatively) on every chunk, a candidate without ``index``, ``thought: true``
+parts, ``thoughtSignature`` on any part, grounding metadata on late chunks, whole
+``functionCall`` parts, and Vertex AI's streamed function-call arguments
+(``partialArgs`` with a JSON path per value and ``willContinue`` flags).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+
+from streamkit._request import RequestSpec
+from streamkit.errors import ChunkDecodeError
+from streamkit.events import (
+    DeltaEvent,
+    FinishEvent,
+    ReasoningDelta,
+    ResumeStrategy,
+    TextDelta,
+    ToolCallDelta,
+    UsageEvent,
+)
+from streamkit.extras import Citation, ProviderExtras, Signature
+from streamkit.providers._base import normalize_finish_reason, provider_error
+from streamkit.sse import ServerSentEvent
+from streamkit.usage import Usage
+
+__all__ = ["GeminiDecoder", "GeminiDialect", "gemini_contents", "gemini_usage"]
+
+#: Gemini finish reasons that ``normalize_finish_reason`` does not know.
+_FINISH_REASONS: Final = {
+    "IMAGE_SAFETY": "content_filter",
+    "IMAGE_PROHIBITED_CONTENT": "content_filter",
+    "IMAGE_RECITATION": "content_filter",
+}
+
+#: Chat-style keyword arguments moved into ``generationConfig`` (Gemini's REST API
+#: rejects unknown top-level fields); a ``generationConfig`` passed explicitly wins.
+_GENERATION_CONFIG: Final = {
+    "temperature": "temperature",
+    "top_p": "topP",
+    "top_k": "topK",
+    "max_tokens": "maxOutputTokens",
+    "max_output_tokens": "maxOutputTokens",
+    "stop": "stopSequences",
+    "n": "candidateCount",
+    "seed": "seed",
+    "presence_penalty": "presencePenalty",
+    "frequency_penalty": "frequencyPenalty",
+}
+
+
+# ---- private, lenient wire models (unknown fields ignored or kept raw) ----------------------
+
+
+class _PartialArg(BaseModel):
+    jsonPath: str | None = None
+    stringValue: str | None = None
+    numberValue: float | None = None
+    boolValue: bool | None = None
+    nullValue: str | None = None
+    willContinue: bool | None = None
+
+
+class _FunctionCall(BaseModel):
+    id: str | None = None
+    name: str | None = None
+    args: dict[str, Any] | None = None
+    partialArgs: list[_PartialArg] | None = None
+    willContinue: bool | None = None
+
+
+class _Part(BaseModel):
+    text: str | None = None
+    thought: bool | None = None
+    thoughtSignature: str | None = None
+    functionCall: _FunctionCall | None = None
+
+
+class _Content(BaseModel):
+    parts: list[_Part] | None = None
+
+
+class _Candidate(BaseModel):
+    index: int | None = None
+    content: _Content | None = None
+    finishReason: str | None = None
+    finishMessage: str | None = None
+    safetyRatings: list[dict[str, Any]] | None = None
+    groundingMetadata: dict[str, Any] | None = None
+    citationMetadata: dict[str, Any] | None = None
+
+
+class _UsageMetadata(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    promptTokenCount: int | None = None
+    cachedContentTokenCount: int | None = None
+    candidatesTokenCount: int | None = None
+    thoughtsTokenCount: int | None = None
+    toolUsePromptTokenCount: int | None = None
+    totalTokenCount: int | None = None
+
+
+class _Error(BaseModel):
+    code: int | str | None = None
+    message: str | None = None
+    status: str | None = None
+
+
+class _Chunk(BaseModel):
+    candidates: list[_Candidate] | None = None
+    usageMetadata: _UsageMetadata | None = None
+    modelVersion: str | None = None
+    responseId: str | None = None
+    promptFeedback: dict[str, Any] | None = None
+    error: _Error | None = None
+
+
+_CHUNK = TypeAdapter(_Chunk)
+
+
+def gemini_usage(u: _UsageMetadata) -> Usage:
+    """Map Gemini ``usageMetadata`` onto :class:`Usage`.
+
+    - input = ``promptTokenCount`` (which includes ``cachedContentTokenCount``) +
+      ``toolUsePromptTokenCount`` (the prompt of built-in tools such as Google
+      Search, billed as input), so that input + output = ``totalTokenCount``;
+    - cached input = ``cachedContentTokenCount``;
+    - output = ``candidatesTokenCount`` + ``thoughtsTokenCount``; reasoning =
+      ``thoughtsTokenCount``; total = ``totalTokenCount``.
+
+    A count the chunk does not carry is ``None`` (a sum is known once one of its
+    terms is).
+    """
+    return Usage(
+        input_tokens=_sum(u.promptTokenCount, u.toolUsePromptTokenCount),
+        cached_input_tokens=u.cachedContentTokenCount,
+        output_tokens=_sum(u.candidatesTokenCount, u.thoughtsTokenCount),
+        reasoning_tokens=u.thoughtsTokenCount,
+        total_tokens=u.totalTokenCount,
+    )
+
+
+def _sum(a: int | None, b: int | None) -> int | None:
+    if a is None and b is None:
+        return None
+    return (a or 0) + (b or 0)
+
+
+# ---- streamed function-call arguments (Vertex ``partialArgs``) ------------------------------
+
+_PATH_SEGMENT = re.compile(
+    r"""\.(?P<name>[^.\[\]'"]+)|\[(?P<index>\d+)\]|\['(?P<sq>(?:[^'\\]|\\.)*)'\]|\["(?P<dq>(?:[^"\\]|\\.)*)"\]"""
+)
+
+PathToken = str | int
+
+
+def _parse_json_path(path: str) -> list[PathToken] | None:
+    """Split a normalized JSON path (RFC 9535 subset) into member names and indexes.
+
+    Accepts ``$``, ``.name``, ``[0]``, ``['name']`` and ``["name"]`` segments, e.g.
+    ``"$.foo.bar[0]['x y']"`` → ``["foo", "bar", 0, "x y"]``; ``None`` when the path
+    is not of that form.
+    """
+    if not path.startswith("$"):
+        return None
+    tokens: list[PathToken] = []
+    pos = 1
+    while pos < len(path):
+        match = _PATH_SEGMENT.match(path, pos)
+        if match is None:
+            return None
+        if match["name"] is not None:
+            tokens.append(match["name"])
+        elif match["index"] is not None:
+            tokens.append(int(match["index"]))
+        else:
+            single = match["sq"] is not None
+            tokens.append(_unescape(match["sq"] if single else match["dq"], single=single))
+        pos = match.end()
+    return tokens
+
+
+def _unescape(quoted: str, *, single: bool) -> str:
+    """The value of a quoted JSON-path member name (RFC 9535 string escapes)."""
+    if "\\" not in quoted:
+        return quoted
+    if single:
+        # turn the single-quoted literal into a JSON (double-quoted) one
+        quoted = re.sub(
+            r'\\(.)|"',
+            lambda m: ("'" if m[1] == "'" else m[0]) if m[1] is not None else '\\"',
+            quoted,
+        )
+    try:
+        value = json.loads(f'"{quoted}"')
+    except ValueError:
+        return quoted
+    return value if isinstance(value, str) else quoted
+
+
+def _escape(text: str) -> str:
+    """``text`` as the inside of a JSON string (no quotes)."""
+    return json.dumps(text, ensure_ascii=False)[1:-1]
+
+
+def _number(value: float) -> str:
+    if not math.isfinite(value):
+        return "null"
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return json.dumps(value)
+
+
+class _PartialArgsWriter:
+    """Writes a function call's arguments as JSON text from streamed ``partialArgs``.
+
+    Vertex AI (``streamFunctionCallArguments``) sends the arguments as a series of
+    ``{jsonPath, <value>, willContinue}`` records in document order; a string value
+    may be split over several records of the same path (``willContinue: true`` on
+    all but the last). :meth:`add` returns the JSON text each record adds, so the
+    fragments can be delivered as they come; :meth:`close` returns the text that
+    closes every open string, array and object. Joined, the fragments are a JSON
+    document equal to the final ``args``.
+
+    Paths that go back into a container already closed cannot be written
+    incrementally; such records produce a duplicate key rather than being dropped.
+    """
+
+    __slots__ = ("_has_member", "_kinds", "_open_string", "_path", "started")
+
+    def __init__(self) -> None:
+        self._path: list[PathToken] = []
+        self._kinds: list[str] = []
+        self._has_member: list[bool] = []
+        self._open_string: list[PathToken] | None = None
+        self.started = False
+        """True once any text was written (the root container is open)."""
+
+    def _member(self, token: PathToken) -> str:
+        comma = "," if self._has_member[-1] else ""
+        self._has_member[-1] = True
+        if self._kinds[-1] == "{":
+            return f"{comma}{json.dumps(str(token), ensure_ascii=False)}:"
+        return comma
+
+    def _open(self, kind: str) -> str:
+        self._kinds.append(kind)
+        self._has_member.append(False)
+        return kind
+
+    def add(self, arg: _PartialArg) -> str:
+        """Return the JSON text ``arg`` adds ("" for a record without a usable path/value)."""
+        tokens = _parse_json_path(arg.jsonPath or "")
+        if not tokens:
+            return ""
+        out: list[str] = []
+        if self._open_string is not None:
+            if self._open_string == tokens and arg.stringValue is not None:
+                out.append(_escape(arg.stringValue))
+                if not arg.willContinue:
+                    out.append('"')
+                    self._open_string = None
+                return "".join(out)
+            out.append('"')
+            self._open_string = None
+        if arg.stringValue is not None:
+            value = '"' + _escape(arg.stringValue) + ("" if arg.willContinue else '"')
+        elif arg.numberValue is not None:
+            value = _number(arg.numberValue)
+        elif arg.boolValue is not None:
+            value = "true" if arg.boolValue else "false"
+        elif arg.nullValue is not None:
+            value = "null"
+        else:
+            return "".join(out)
+        if not self.started:
+            self.started = True
+            out.append(self._open("{" if isinstance(tokens[0], str) else "["))
+        parent = tokens[:-1]
+        common = 0
+        while (
+            common < len(self._path)
+            and common < len(parent)
+            and self._path[common] == parent[common]
+        ):
+            common += 1
+        while len(self._path) > common:
+            self._path.pop()
+            self._has_member.pop()
+            out.append("}" if self._kinds.pop() == "{" else "]")
+        for depth in range(common, len(parent)):
+            out.append(self._member(parent[depth]))
+            self._path.append(parent[depth])
+            out.append(self._open("{" if isinstance(tokens[depth + 1], str) else "["))
+        out.append(self._member(tokens[-1]))
+        out.append(value)
+        if arg.stringValue is not None and arg.willContinue:
+            self._open_string = tokens
+        return "".join(out)
+
+    def close(self) -> str:
+        """Return the text that ends the document (``"{}"`` when nothing was written)."""
+        if not self.started:
+            self.started = True
+            return "{}"
+        out = ['"'] if self._open_string is not None else []
+        self._open_string = None
+        while self._kinds:
+            out.append("}" if self._kinds.pop() == "{" else "]")
+        self._path.clear()
+        self._has_member.clear()
+        return "".join(out)
+
+
+# ---- decoder ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _CandidateState:
+    tool_count: int = 0
+    open_call: _PartialArgsWriter | None = None
+    open_index: int = 0
+    finished: bool = False
+    incomplete: list[int] = field(default_factory=list)
+
+
+class GeminiDecoder:
+    """Decodes one ``streamGenerateContent?alt=sse`` stream into delta events.
+
+    Rules:
+        - Each candidate's parts, in order: ``text`` → :class:`TextDelta`, or
+          :class:`ReasoningDelta` when the part has ``thought: true``; a whole
+          ``functionCall`` (``name`` + ``args``) → one :class:`ToolCallDelta` with
+          ``json.dumps(args)``; a streamed one (``willContinue``/``partialArgs``) → a
+          :class:`ToolCallDelta` with the name, then argument fragments written by
+          :class:`_PartialArgsWriter`, closed by the part without ``willContinue``.
+          ``tool_index`` counts the candidate's calls from 0; ``id`` is
+          ``functionCall.id`` when sent. The candidate ``index`` defaults to 0.
+        - ``finishReason`` → :class:`FinishEvent`: ``STOP`` → ``stop`` (``tool_calls``
+          when the candidate made function calls), ``MAX_TOKENS`` → ``length``,
+          ``SAFETY``/``RECITATION``/``BLOCKLIST``/``PROHIBITED_CONTENT``/``SPII``/
+          ``IMAGE_*`` → ``content_filter``; a prompt blocked by ``promptFeedback``
+          (no candidates) → ``content_filter`` with the ``blockReason``.
+        - ``usageMetadata`` (cumulative) → :class:`UsageEvent` when it changed.
+        - An ``error`` object raises :class:`~streamkit.errors.ProviderError`.
+        - There is no terminal marker: EOF is complete once every candidate seen
+          has finished (:meth:`complete_at_eof`).
+        - ``thoughtSignature``, ``groundingMetadata``, ``citationMetadata``,
+          ``finishMessage``/``safetyRatings`` and the raw usage go to :meth:`extras`.
+    """
+
+    __slots__ = (
+        "_candidates",
+        "_citations",
+        "_grounding",
+        "_last_usage",
+        "_raw_usage",
+        "_signatures",
+        "_stop_details",
+        "model",
+        "response_id",
+    )
+
+    def __init__(self) -> None:
+        self.model: str | None = None
+        self.response_id: str | None = None
+        self._candidates: dict[int, _CandidateState] = {}
+        self._last_usage: Usage | None = None
+        self._raw_usage: dict[str, Any] | None = None
+        self._signatures: list[Signature] = []
+        self._citations: list[Citation] = []
+        self._grounding: dict[str, Any] | None = None
+        self._stop_details: dict[str, Any] | None = None
+
+    @property
+    def done(self) -> bool:
+        """Always False: Gemini streams have no terminal event (see :meth:`complete_at_eof`)."""
+        return False
+
+    def complete_at_eof(self) -> bool:
+        """EOF is a normal end once every candidate seen sent its ``finishReason``."""
+        return bool(self._candidates) and all(c.finished for c in self._candidates.values())
+
+    def sequence_number(self, sse: ServerSentEvent) -> int | None:
+        """Gemini chunks are not numbered: always ``None``."""
+        return None
+
+    def decode(self, sse: ServerSentEvent) -> list[DeltaEvent]:
+        """Decode one chunk (see the class docstring for the rules).
+
+        Raises:
+            ChunkDecodeError: the data is not a JSON ``GenerateContentResponse``.
+            ProviderError: the chunk is an error object.
+        """
+        data = sse.data
+        try:
+            chunk = _CHUNK.validate_json(data)
+        except ValidationError as exc:
+            raise ChunkDecodeError(
+                f"not a GenerateContentResponse chunk: {exc.errors()[0]['msg']}",
+                raw=data,
+                event=sse.event,
+            ) from None
+        if chunk.modelVersion and self.model is None:
+            self.model = chunk.modelVersion
+        if chunk.responseId and self.response_id is None:
+            self.response_id = chunk.responseId
+        out: list[DeltaEvent] = []
+        if chunk.candidates:
+            for candidate in chunk.candidates:
+                self._candidate(candidate, out)
+        elif chunk.promptFeedback is not None:
+            self._prompt_feedback(chunk.promptFeedback, out)
+        usage = chunk.usageMetadata
+        if usage is not None:
+            self._raw_usage = usage.model_dump(exclude_none=True)
+            mapped = gemini_usage(usage)
+            if not mapped.is_empty and mapped != self._last_usage:
+                self._last_usage = mapped
+                out.append(UsageEvent(usage=mapped))
+        if chunk.error is not None:
+            err = chunk.error
+            raise provider_error(
+                err.message,
+                code=err.status or err.code,
+                error_type=err.status,
+                raw=data,
+                events=[e for e in out if isinstance(e, UsageEvent)],
+            )
+        return out
+
+    def _state(self, index: int) -> _CandidateState:
+        state = self._candidates.get(index)
+        if state is None:
+            state = self._candidates[index] = _CandidateState()
+        return state
+
+    def _candidate(self, candidate: _Candidate, out: list[DeltaEvent]) -> None:
+        index = candidate.index or 0
+        state = self._state(index)
+        content = candidate.content
+        if content is not None and content.parts:
+            for part in content.parts:
+                self._part(part, index, state, out)
+        if candidate.groundingMetadata is not None and index == 0:
+            self._grounding = candidate.groundingMetadata
+        if candidate.citationMetadata is not None:
+            self._citation_metadata(candidate.citationMetadata, index)
+        raw = candidate.finishReason
+        if raw:
+            state.finished = True
+            if state.open_call is not None:
+                state.incomplete.append(state.open_index)
+                state.open_call = None
+            if candidate.finishMessage is not None or candidate.safetyRatings is not None:
+                details = dict(self._stop_details or {})
+                if candidate.finishMessage is not None:
+                    details["finishMessage"] = candidate.finishMessage
+                if candidate.safetyRatings is not None:
+                    details["safetyRatings"] = candidate.safetyRatings
+                self._stop_details = details
+            if raw == "STOP" and state.tool_count:
+                finish: str | None = "tool_calls"
+            else:
+                finish = _FINISH_REASONS.get(raw) or normalize_finish_reason(raw)
+            out.append(FinishEvent(index=index, finish_reason=finish, raw_finish_reason=raw))
+
+    def _part(
+        self, part: _Part, index: int, state: _CandidateState, out: list[DeltaEvent]
+    ) -> None:
+        text = part.text
+        if text:
+            if part.thought:
+                out.append(ReasoningDelta(text=text, index=index))
+            else:
+                out.append(TextDelta(text=text, index=index))
+        tool_index = None
+        if part.functionCall is not None:
+            tool_index = self._function_call(part.functionCall, index, state, out)
+        if part.thoughtSignature:
+            if tool_index is not None:
+                kind = "function_call"
+            elif part.thought:
+                kind = "thought"
+            else:
+                kind = "text"
+            self._signatures.append(
+                Signature(
+                    signature=part.thoughtSignature,
+                    kind=kind,
+                    index=index,
+                    tool_index=tool_index,
+                )
+            )
+
+    def _function_call(
+        self, call: _FunctionCall, index: int, state: _CandidateState, out: list[DeltaEvent]
+    ) -> int | None:
+        streamed = bool(call.willContinue or call.partialArgs)
+        if call.name or (state.open_call is None and (call.args is not None or streamed)):
+            if state.open_call is not None:
+                # a new call begins: the open one ended without its closing part
+                out.append(
+                    ToolCallDelta(
+                        index=index, tool_index=state.open_index, arguments=state.open_call.close()
+                    )
+                )
+                state.open_call = None
+            tool_index = state.tool_count
+            state.tool_count += 1
+            if not streamed:
+                arguments = json.dumps(call.args or {}, ensure_ascii=False)
+                out.append(
+                    ToolCallDelta(
+                        index=index,
+                        tool_index=tool_index,
+                        id=call.id or None,
+                        name=call.name or None,
+                        arguments=arguments,
+                    )
+                )
+                return tool_index
+            out.append(
+                ToolCallDelta(
+                    index=index, tool_index=tool_index, id=call.id or None, name=call.name or None
+                )
+            )
+            state.open_call = _PartialArgsWriter()
+            state.open_index = tool_index
+        writer = state.open_call
+        if writer is None:
+            return None  # an empty functionCall with no call open: nothing to continue
+        tool_index = state.open_index
+        for arg in call.partialArgs or ():
+            piece = writer.add(arg)
+            if piece:
+                out.append(ToolCallDelta(index=index, tool_index=tool_index, arguments=piece))
+        if call.args and not writer.started:
+            writer.started = True
+            out.append(
+                ToolCallDelta(
+                    index=index,
+                    tool_index=tool_index,
+                    arguments=json.dumps(call.args, ensure_ascii=False),
+                )
+            )
+            writer = None
+            state.open_call = None
+            return tool_index
+        if not call.willContinue:
+            out.append(ToolCallDelta(index=index, tool_index=tool_index, arguments=writer.close()))
+            state.open_call = None
+        return tool_index
+
+    def _prompt_feedback(self, feedback: dict[str, Any], out: list[DeltaEvent]) -> None:
+        details = dict(self._stop_details or {})
+        details["promptFeedback"] = feedback
+        self._stop_details = details
+        reason = feedback.get("blockReason")
+        if isinstance(reason, str) and reason:
+            state = self._state(0)
+            if not state.finished:
+                state.finished = True
+                out.append(FinishEvent(index=0, finish_reason="content_filter", raw_finish_reason=reason))
+
+    def _citation_metadata(self, metadata: dict[str, Any], index: int) -> None:
+        sources = metadata.get("citationSources") or metadata.get("citations") or []
+        for source in sources:
+            if not isinstance(source, dict):
+                continue
+            url = source.get("uri") or source.get("url")
+            title = source.get("title")
+            citation = Citation(
+                type="citation_source",
+                index=index,
+                url=url if isinstance(url, str) else None,
+                title=title if isinstance(title, str) else None,
+                raw=source,
+            )
+            if citation not in self._citations:  # repeated on later chunks
+                self._citations.append(citation)
+
+    def extras(self) -> ProviderExtras:
+        """What the stream carried besides delta events (see :class:`ProviderExtras`).
+
+        ``thoughtSignature`` values (with the tool call they belong to), the last
+        ``groundingMetadata`` of candidate 0, ``citationMetadata`` sources,
+        ``finishMessage``/``safetyRatings``/``promptFeedback`` and the raw usage.
+        Streamed function calls still open when the candidate finished, or at EOF,
+        are listed as incomplete (candidate 0).
+        """
+        state = self._candidates.get(0)
+        incomplete: list[int] = []
+        if state is not None:
+            incomplete = list(state.incomplete)
+            if state.open_call is not None:
+                incomplete.append(state.open_index)
+        return ProviderExtras(
+            citations=list(self._citations),
+            signatures=list(self._signatures),
+            incomplete_tool_calls=sorted(incomplete),
+            grounding=self._grounding,
+            stop_details=dict(self._stop_details) if self._stop_details is not None else None,
+            raw_usage=dict(self._raw_usage) if self._raw_usage is not None else None,
+        )
+
+
+# ---- request building ---------------------------------------------------------------------
+
+
+def _parts(content: Any) -> list[dict[str, Any]]:
+    """Chat message content → Gemini ``parts``."""
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [{"text": content}]
+    if isinstance(content, Mapping):
+        return [dict(content)]
+    parts: list[dict[str, Any]] = []
+    for part in content:
+        if isinstance(part, str):
+            parts.append({"text": part})
+        elif isinstance(part, Mapping):
+            kind = part.get("type")
+            if kind == "text":
+                parts.append({"text": part.get("text", "")})
+            elif kind == "image_url":
+                image = part.get("image_url")
+                url = image.get("url") if isinstance(image, Mapping) else image
+                match = re.match(r"data:([^;,]+);base64,(.*)", str(url), re.DOTALL)
+                if match:
+                    parts.append({"inlineData": {"mimeType": match[1], "data": match[2]}})
+                else:
+                    parts.append({"fileData": {"fileUri": url}})
+            else:
+                parts.append({k: v for k, v in part.items() if k != "type"})
+    return parts
+
+
+def gemini_contents(
+    messages: Sequence[Mapping[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Convert chat messages into Gemini ``contents`` and ``systemInstruction`` parts.
+
+    ``user`` → role ``user``, ``assistant``/``model`` → role ``model``,
+    ``system``/``developer`` → ``systemInstruction`` parts; string content becomes
+    ``[{"text": ...}]`` and chat ``text``/``image_url`` parts become ``text``/
+    ``inlineData``/``fileData`` parts. An assistant's ``tool_calls`` become
+    ``functionCall`` parts, a ``tool`` message a ``functionResponse`` part (its
+    ``name`` names the function; JSON-object content is the response, other content
+    is wrapped as ``{"result": ...}``). A message that already has ``parts`` keeps
+    them.
+
+    Returns:
+        ``(contents, system_parts)``.
+    """
+    contents: list[dict[str, Any]] = []
+    system: list[dict[str, Any]] = []
+    for message in messages:
+        role = message.get("role")
+        if role in ("system", "developer"):
+            system.extend(_parts(message.get("content")))
+            continue
+        gemini_role = "model" if role in ("assistant", "model") else "user"
+        if "parts" in message:
+            contents.append({"role": gemini_role, "parts": list(message["parts"])})
+            continue
+        if role == "tool":
+            raw = message.get("content")
+            response: Any = raw
+            if isinstance(raw, str):
+                try:
+                    response = json.loads(raw)
+                except ValueError:
+                    response = raw
+            if not isinstance(response, dict):
+                response = {"result": response}
+            call: dict[str, Any] = {"name": message.get("name"), "response": response}
+            contents.append({"role": "user", "parts": [{"functionResponse": call}]})
+            continue
+        parts = _parts(message.get("content"))
+        for tool_call in message.get("tool_calls") or ():
+            fn = tool_call.get("function") or {}
+            arguments = fn.get("arguments") or "{}"
+            try:
+                args = json.loads(arguments) if isinstance(arguments, str) else arguments
+            except ValueError:
+                args = {}
+            parts.append({"functionCall": {"name": fn.get("name"), "args": args}})
+        contents.append({"role": gemini_role, "parts": parts})
+    return contents, system
+
+
+class GeminiDialect:
+    """Gemini API (``POST {base_url}/models/{model}:streamGenerateContent?alt=sse``).
+
+    Also Vertex AI with a base URL such as
+    ``https://aiplatform.googleapis.com/v1/projects/P/locations/L/publishers/google``.
+    """
+
+    name = "gemini"
+    default_base_url = "https://generativelanguage.googleapis.com/v1beta"
+    api_key_env: tuple[str, ...] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+    resume_strategies: tuple[ResumeStrategy, ...] = ("replay",)
+
+    def build_request(
+        self,
+        *,
+        base_url: str,
+        api_key: str | None,
+        model: str,
+        messages: Sequence[Mapping[str, Any]],
+        params: Mapping[str, Any],
+    ) -> RequestSpec:
+        """Build the ``streamGenerateContent?alt=sse`` request.
+
+        ``messages`` are converted by :func:`gemini_contents`. ``params`` are added
+        to the body as they are (``generationConfig``, ``tools``, ``toolConfig``,
+        ``safetySettings``, ``cachedContent``, ...), except the chat-style
+        ``temperature``, ``top_p``, ``top_k``, ``max_tokens``/``max_output_tokens``,
+        ``stop``, ``n``, ``seed``, ``presence_penalty`` and ``frequency_penalty``,
+        which move into ``generationConfig`` (keys given there win). A model name
+        given as ``models/...`` is accepted. The key goes in ``x-goog-api-key``.
+        """
+        contents, system = gemini_contents(messages)
+        body: dict[str, Any] = {"contents": contents}
+        if system:
+            body["systemInstruction"] = {"parts": system}
+        generation: dict[str, Any] = {}
+        for key, value in params.items():
+            target = _GENERATION_CONFIG.get(key)
+            if target is None:
+                body[key] = value
+            elif target == "stopSequences" and isinstance(value, str):
+                generation[target] = [value]
+            else:
+                generation[target] = value
+        if generation:
+            explicit = body.get("generationConfig")
+            body["generationConfig"] = {
+                **generation,
+                **(dict(explicit) if isinstance(explicit, Mapping) else {}),
+            }
+        name = model.removeprefix("models/")
+        url = f"{base_url.rstrip('/')}/models/{name}:streamGenerateContent?alt=sse"
+        headers = {"accept": "text/event-stream", "content-type": "application/json"}
+        if api_key:
+            headers["x-goog-api-key"] = api_key
+        return RequestSpec("POST", url, headers, body)
+
+    def build_prefill_request(self, spec: RequestSpec, prefix: str) -> RequestSpec | None:
+        """Always ``None``: Gemini does not promise to continue a trailing model turn."""
+        return None
+
+    def new_decoder(self) -> GeminiDecoder:
+        """A fresh :class:`GeminiDecoder`."""
+        return GeminiDecoder()
