@@ -263,6 +263,8 @@ CASES: list[Case] = [
     Case("invalid-byte", b"data: a\xffb\n\n", [E(data="a\ufffdb")]),
     Case("truncated-seq-at-line-end", b"data: \xc3\n\n", [E(data="\ufffd")]),
     Case("truncated-3-byte-seq", b"data: \xe2\x82\ndata: \xe2\x82\xac\n\n", [E(data="\ufffd\n€")]),
+    # WHATWG "UTF-8 decode" = one U+FFFD per maximal invalid subpart.
+    Case("surrogate-and-overlong", b"data: \xed\xa0\x80\xc0\xaf\n\n", [E(data="\ufffd" * 5)]),
     Case("lone-continuation", b"data: \xa9\xa9\n\n", [E(data="\ufffd\ufffd")]),
     Case("invalid-in-field-name", b"da\xffta: x\n\n", []),
     Case("utf8-event-and-id", "event: é\nid: 😀\ndata: x\n\n".encode(), [E("é", "x", "😀")], "😀"),
@@ -509,6 +511,16 @@ def test_event_over_limit_across_many_lines_and_feeds() -> None:
     with pytest.raises(SSEError, match=r"max_event_size \(100 characters\)"):
         decoder.feed(b"data:\n")
     assert decoder._data == []
+
+
+def test_state_before_the_error_is_kept_for_resuming() -> None:
+    # A client reconnecting after the error needs the last event ID it saw,
+    # including one read in the same chunk as the offending line.
+    decoder = SSEDecoder(max_event_size=100)
+    with pytest.raises(SSEError, match="max_event_size"):
+        decoder.feed(b"id: 5\nretry: 7\ndata: " + b"x" * 200 + b"\n\n")
+    assert decoder.last_event_id == "5"
+    assert decoder.reconnection_time == 7
 
 
 def test_event_at_limit_is_accepted_and_counter_resets() -> None:

@@ -164,6 +164,10 @@ class ProviderExtras(_Frozen):
             logprobs = later.logprobs if self.logprobs is None else self.logprobs
         else:
             logprobs = [*self.logprobs, *later.logprobs]
+
+        def pick(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, Any] | None:
+            return b if b is not None else a
+
         return ProviderExtras(
             citations=[*self.citations, *later.citations],
             signatures=[*self.signatures, *later.signatures],
@@ -172,9 +176,9 @@ class ProviderExtras(_Frozen):
             server_tool_results=[*self.server_tool_results, *later.server_tool_results],
             incomplete_tool_calls=sorted(set(later.incomplete_tool_calls)),
             logprobs=logprobs,
-            grounding=later.grounding if later.grounding is not None else self.grounding,
-            stop_details=later.stop_details if later.stop_details is not None else self.stop_details,
-            raw_usage=later.raw_usage if later.raw_usage is not None else self.raw_usage,
+            grounding=pick(self.grounding, later.grounding),
+            stop_details=pick(self.stop_details, later.stop_details),
+            raw_usage=pick(self.raw_usage, later.raw_usage),
         )
 
 

@@ -57,7 +57,7 @@ DEFAULT_MAX_LINE_SIZE: Final[int] = 16 * 1024 * 1024
 """Default longest line, in bytes without its line end (16 MiB)."""
 
 DEFAULT_MAX_EVENT_SIZE: Final[int] = 16 * 1024 * 1024
-"""Default largest data buffer of one event, in characters (16 Mi)."""
+"""Default largest data buffer of one event, in characters (16 * 1024 * 1024)."""
 
 _BOM: Final = b"\xef\xbb\xbf"
 

@@ -117,9 +117,10 @@ class Usage(BaseModel):
 
         Some OpenAI-compatible servers (xAI) report ``completion_tokens`` WITHOUT the
         reasoning tokens. That is detected when ``total_tokens`` equals prompt +
-        completion + reasoning (and not prompt + completion), or when the reasoning
-        count exceeds the completion count; the reasoning tokens are then added to
+        completion + reasoning, or, without a total, when the reasoning count
+        exceeds the completion count; the reasoning tokens are then added to
         ``output_tokens`` so that it always counts every generated (billed) token.
+        When the total equals prompt + completion, the counts are kept as reported.
 
         ``total_tokens`` is the provider's value, else input + output when both are
         known. Missing or ``null`` fields stay ``None``; unknown extra fields
@@ -284,12 +285,11 @@ def _from_openai(u: Mapping[str, Any]) -> Usage:
     total = _int(u, "total_tokens")
     if reasoning and output_tokens is not None:
         # xAI & co. leave reasoning tokens out of completion_tokens (see from_openai).
-        excluded = reasoning > output_tokens
+        # The total decides when it is known; otherwise reasoning > completion does.
         if total is not None and input_tokens is not None:
-            excluded = excluded or (
-                total == input_tokens + output_tokens + reasoning
-                and total != input_tokens + output_tokens
-            )
+            excluded = total == input_tokens + output_tokens + reasoning
+        else:
+            excluded = reasoning > output_tokens
         if excluded:
             output_tokens += reasoning
     return Usage(

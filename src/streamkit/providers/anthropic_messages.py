@@ -41,7 +41,6 @@ __all__ = [
     "DEFAULT_MAX_TOKENS",
     "AnthropicMessagesDecoder",
     "AnthropicMessagesDialect",
-    "anthropic_usage",
 ]
 
 #: The ``anthropic-version`` header sent with every request.
@@ -61,24 +60,10 @@ _SERVER_TOOL_BLOCKS: Final = frozenset({"server_tool_use", "mcp_tool_use"})
 # ---- private, lenient wire models (unknown fields ignored or kept raw) ----------------------
 
 
-class _OutputDetails(BaseModel):
-    thinking_tokens: int | None = None
-
-
-class _Usage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_creation_input_tokens: int | None = None
-    cache_read_input_tokens: int | None = None
-    output_tokens_details: _OutputDetails | None = None
-
-
 class _Message(BaseModel):
     id: str | None = None
     model: str | None = None
-    usage: _Usage | None = None
+    usage: dict[str, Any] | None = None
 
 
 class _Block(BaseModel):
@@ -118,43 +103,11 @@ class _Event(BaseModel):
     message: _Message | None = None
     content_block: _Block | None = None
     delta: _Delta | None = None
-    usage: _Usage | None = None
+    usage: dict[str, Any] | None = None
     error: _Error | str | None = None
 
 
 _EVENT = TypeAdapter(_Event)
-_USAGE = TypeAdapter(_Usage)
-
-
-def anthropic_usage(u: _Usage) -> Usage:
-    """Map an Anthropic ``usage`` object onto :class:`Usage`.
-
-    Anthropic's ``input_tokens`` excludes cache reads and writes, so
-    ``Usage.input_tokens = input_tokens + cache_read_input_tokens +
-    cache_creation_input_tokens``; ``cached_input_tokens`` is the cache reads,
-    ``cache_write_tokens`` the cache writes and ``reasoning_tokens`` is
-    ``output_tokens_details.thinking_tokens`` when sent.
-    """
-    parts = [
-        n
-        for n in (u.input_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens)
-        if n is not None
-    ]
-    input_tokens = sum(parts) if parts else None
-    reasoning = u.output_tokens_details.thinking_tokens if u.output_tokens_details else None
-    total = (
-        input_tokens + u.output_tokens
-        if input_tokens is not None and u.output_tokens is not None
-        else None
-    )
-    return Usage(
-        input_tokens=input_tokens,
-        cached_input_tokens=u.cache_read_input_tokens,
-        cache_write_tokens=u.cache_creation_input_tokens,
-        output_tokens=u.output_tokens,
-        reasoning_tokens=reasoning,
-        total_tokens=total,
-    )
 
 
 @dataclass(slots=True)
@@ -303,14 +256,15 @@ class AnthropicMessagesDecoder:
     def _message_delta(self, event: _Event) -> list[DeltaEvent]:
         out: list[DeltaEvent] = []
         delta = event.delta
-        if delta is not None:
-            if delta.stop_details is not None or delta.stop_sequence is not None:
-                details = dict(self._stop_details or {})
-                if delta.stop_details is not None:
-                    details.update(delta.stop_details)
-                if delta.stop_sequence is not None:
-                    details["stop_sequence"] = delta.stop_sequence
-                self._stop_details = details
+        if delta is not None and (
+            delta.stop_details is not None or delta.stop_sequence is not None
+        ):
+            details = dict(self._stop_details or {})
+            if delta.stop_details is not None:
+                details.update(delta.stop_details)
+            if delta.stop_sequence is not None:
+                details["stop_sequence"] = delta.stop_sequence
+            self._stop_details = details
         if event.usage is not None:
             out.append(self._merge_usage(event.usage))
         if delta is not None and delta.stop_reason:
@@ -324,12 +278,12 @@ class AnthropicMessagesDecoder:
             )
         return out
 
-    def _merge_usage(self, usage: _Usage) -> UsageEvent:
-        report = usage.model_dump(exclude_none=True)
+    def _merge_usage(self, usage: dict[str, Any]) -> UsageEvent:
+        # cumulative: a later report replaces earlier values; absent or null keys keep them
         merged = dict(self._raw_usage or {})
-        merged.update(report)
+        merged.update((k, v) for k, v in usage.items() if v is not None)
         self._raw_usage = merged
-        return UsageEvent(usage=anthropic_usage(_USAGE.validate_python(merged)))
+        return UsageEvent(usage=Usage.from_anthropic(merged))
 
     def _block_start(self, event: _Event) -> list[DeltaEvent]:
         block = event.content_block

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from streamkit._request import RequestSpec
 from streamkit.errors import ChunkDecodeError
@@ -37,7 +37,7 @@ from streamkit.providers._base import normalize_finish_reason, provider_error
 from streamkit.sse import ServerSentEvent
 from streamkit.usage import Usage
 
-__all__ = ["GeminiDecoder", "GeminiDialect", "gemini_contents", "gemini_usage"]
+__all__ = ["GeminiDecoder", "GeminiDialect", "gemini_contents"]
 
 #: Gemini finish reasons that ``normalize_finish_reason`` does not know.
 _FINISH_REASONS: Final = {
@@ -103,17 +103,6 @@ class _Candidate(BaseModel):
     citationMetadata: dict[str, Any] | None = None
 
 
-class _UsageMetadata(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    promptTokenCount: int | None = None
-    cachedContentTokenCount: int | None = None
-    candidatesTokenCount: int | None = None
-    thoughtsTokenCount: int | None = None
-    toolUsePromptTokenCount: int | None = None
-    totalTokenCount: int | None = None
-
-
 class _Error(BaseModel):
     code: int | str | None = None
     message: str | None = None
@@ -122,7 +111,7 @@ class _Error(BaseModel):
 
 class _Chunk(BaseModel):
     candidates: list[_Candidate] | None = None
-    usageMetadata: _UsageMetadata | None = None
+    usageMetadata: dict[str, Any] | None = None
     modelVersion: str | None = None
     responseId: str | None = None
     promptFeedback: dict[str, Any] | None = None
@@ -130,34 +119,6 @@ class _Chunk(BaseModel):
 
 
 _CHUNK = TypeAdapter(_Chunk)
-
-
-def gemini_usage(u: _UsageMetadata) -> Usage:
-    """Map Gemini ``usageMetadata`` onto :class:`Usage`.
-
-    - input = ``promptTokenCount`` (which includes ``cachedContentTokenCount``) +
-      ``toolUsePromptTokenCount`` (the prompt of built-in tools such as Google
-      Search, billed as input), so that input + output = ``totalTokenCount``;
-    - cached input = ``cachedContentTokenCount``;
-    - output = ``candidatesTokenCount`` + ``thoughtsTokenCount``; reasoning =
-      ``thoughtsTokenCount``; total = ``totalTokenCount``.
-
-    A count the chunk does not carry is ``None`` (a sum is known once one of its
-    terms is).
-    """
-    return Usage(
-        input_tokens=_sum(u.promptTokenCount, u.toolUsePromptTokenCount),
-        cached_input_tokens=u.cachedContentTokenCount,
-        output_tokens=_sum(u.candidatesTokenCount, u.thoughtsTokenCount),
-        reasoning_tokens=u.thoughtsTokenCount,
-        total_tokens=u.totalTokenCount,
-    )
-
-
-def _sum(a: int | None, b: int | None) -> int | None:
-    if a is None and b is None:
-        return None
-    return (a or 0) + (b or 0)
 
 
 # ---- streamed function-call arguments (Vertex ``partialArgs``) ------------------------------
@@ -428,8 +389,8 @@ class GeminiDecoder:
             self._prompt_feedback(chunk.promptFeedback, out)
         usage = chunk.usageMetadata
         if usage is not None:
-            self._raw_usage = usage.model_dump(exclude_none=True)
-            mapped = gemini_usage(usage)
+            self._raw_usage = dict(usage)
+            mapped = Usage.from_gemini(usage)
             if not mapped.is_empty and mapped != self._last_usage:
                 self._last_usage = mapped
                 out.append(UsageEvent(usage=mapped))
@@ -480,9 +441,7 @@ class GeminiDecoder:
                 finish = _FINISH_REASONS.get(raw) or normalize_finish_reason(raw)
             out.append(FinishEvent(index=index, finish_reason=finish, raw_finish_reason=raw))
 
-    def _part(
-        self, part: _Part, index: int, state: _CandidateState, out: list[DeltaEvent]
-    ) -> None:
+    def _part(self, part: _Part, index: int, state: _CandidateState, out: list[DeltaEvent]) -> None:
         text = part.text
         if text:
             if part.thought:
@@ -576,7 +535,9 @@ class GeminiDecoder:
             state = self._state(0)
             if not state.finished:
                 state.finished = True
-                out.append(FinishEvent(index=0, finish_reason="content_filter", raw_finish_reason=reason))
+                out.append(
+                    FinishEvent(index=0, finish_reason="content_filter", raw_finish_reason=reason)
+                )
 
     def _citation_metadata(self, metadata: dict[str, Any], index: int) -> None:
         sources = metadata.get("citationSources") or metadata.get("citations") or []

@@ -37,7 +37,7 @@ from streamkit.providers._base import normalize_finish_reason, provider_error
 from streamkit.sse import ServerSentEvent
 from streamkit.usage import Usage
 
-__all__ = ["OpenAIResponsesDecoder", "OpenAIResponsesDialect", "responses_usage"]
+__all__ = ["OpenAIResponsesDecoder", "OpenAIResponsesDialect", "input_items"]
 
 #: Separator put between two reasoning texts (summary parts, reasoning items), which
 #: the provider streams as separate parts without one.
@@ -46,6 +46,12 @@ REASONING_SEPARATOR = "\n\n"
 _TOOL_ITEMS = frozenset({"function_call", "custom_tool_call"})
 #: Output item types that are not provider-run tools (everything else is one).
 _OWN_ITEMS = frozenset({"message", "reasoning", "function_call", "custom_tool_call"})
+_ARGUMENTS_DELTA = frozenset(
+    {"response.function_call_arguments.delta", "response.custom_tool_call_input.delta"}
+)
+_ARGUMENTS_DONE = frozenset(
+    {"response.function_call_arguments.done", "response.custom_tool_call_input.done"}
+)
 
 
 # ---- private, lenient wire models (unknown fields ignored or kept raw) ----------------------
@@ -64,24 +70,6 @@ class _Item(BaseModel):
     encrypted_content: str | None = None
 
 
-class _InputDetails(BaseModel):
-    cached_tokens: int | None = None
-
-
-class _OutputDetails(BaseModel):
-    reasoning_tokens: int | None = None
-
-
-class _Usage(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    total_tokens: int | None = None
-    input_tokens_details: _InputDetails | None = None
-    output_tokens_details: _OutputDetails | None = None
-
-
 class _Error(BaseModel):
     code: str | int | None = None
     message: str | None = None
@@ -92,7 +80,7 @@ class _Response(BaseModel):
     id: str | None = None
     model: str | None = None
     status: str | None = None
-    usage: _Usage | None = None
+    usage: dict[str, Any] | None = None
     output: list[_Item] | None = None
     error: _Error | None = None
     incomplete_details: dict[str, Any] | None = None
@@ -136,27 +124,6 @@ class _Numbered(BaseModel):
 
 _EVENT = TypeAdapter(_Event)
 _NUMBERED = TypeAdapter(_Numbered)
-
-
-def responses_usage(u: _Usage) -> Usage:
-    """Map a Responses ``usage`` object onto :class:`Usage`.
-
-    ``input_tokens`` includes ``input_tokens_details.cached_tokens`` and
-    ``output_tokens`` includes ``output_tokens_details.reasoning_tokens``, as in
-    :class:`Usage`.
-    """
-    total = u.total_tokens
-    if total is None and u.input_tokens is not None and u.output_tokens is not None:
-        total = u.input_tokens + u.output_tokens
-    return Usage(
-        input_tokens=u.input_tokens,
-        cached_input_tokens=u.input_tokens_details.cached_tokens if u.input_tokens_details else None,
-        output_tokens=u.output_tokens,
-        reasoning_tokens=(
-            u.output_tokens_details.reasoning_tokens if u.output_tokens_details else None
-        ),
-        total_tokens=total,
-    )
 
 
 @dataclass(slots=True)
@@ -304,14 +271,15 @@ class OpenAIResponsesDecoder:
             return self._text(event)
         if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             return self._reasoning(event, summary=kind == "response.reasoning_summary_text.delta")
-        if kind in ("response.function_call_arguments.delta", "response.custom_tool_call_input.delta"):
+        if kind in _ARGUMENTS_DELTA:
             return self._arguments_delta(event)
         if kind == "response.refusal.delta":
             return [RefusalDelta(text=event.delta, index=0)] if event.delta else []
         if kind == "response.output_item.added":
             return self._item_added(event)
-        if kind in ("response.function_call_arguments.done", "response.custom_tool_call_input.done"):
-            return self._arguments_done(event, event.arguments if event.arguments is not None else event.input)
+        if kind in _ARGUMENTS_DONE:
+            arguments = event.arguments if event.arguments is not None else event.input
+            return self._arguments_done(event, arguments)
         if kind == "response.output_item.done":
             return self._item_done(event)
         if kind == "response.content_part.added":
@@ -452,6 +420,8 @@ class OpenAIResponsesDecoder:
         offset = None
         if event.output_index is not None and event.content_index is not None:
             offset = self._part_starts.get((event.output_index, event.content_index))
+        if offset is None or not isinstance(start, int) or not isinstance(end, int):
+            start = end = offset = None
         title = raw.get("title") or raw.get("filename")
         url = raw.get("url")
         self._citations.append(
@@ -460,8 +430,8 @@ class OpenAIResponsesDecoder:
                 url=url if isinstance(url, str) else None,
                 title=title if isinstance(title, str) else None,
                 block_index=event.output_index,
-                start_index=start + offset if isinstance(start, int) and offset is not None else None,
-                end_index=end + offset if isinstance(end, int) and offset is not None else None,
+                start_index=start + offset if start is not None and offset is not None else None,
+                end_index=end + offset if end is not None and offset is not None else None,
                 raw=raw,
             )
         )
@@ -477,8 +447,8 @@ class OpenAIResponsesDecoder:
     def _usage_events(self, response: _Response | None) -> list[DeltaEvent]:
         if response is None or response.usage is None:
             return []
-        self._raw_usage = response.usage.model_dump(exclude_none=True)
-        return [UsageEvent(usage=responses_usage(response.usage))]
+        self._raw_usage = dict(response.usage)
+        return [UsageEvent(usage=Usage.from_openai(response.usage))]
 
     def _finish(self, response: _Response | None, *, incomplete: bool) -> list[DeltaEvent]:
         self._done = True
@@ -683,9 +653,7 @@ class OpenAIResponsesDialect:
             return None
         parts = urlsplit(spec.url)
         path = f"{parts.path.rstrip('/')}/{quote(response_id, safe='')}"
-        query = [
-            (k, v) for k, v in parse_qsl(parts.query) if k not in ("stream", "starting_after")
-        ]
+        query = [(k, v) for k, v in parse_qsl(parts.query) if k not in ("stream", "starting_after")]
         query += [("stream", "true"), ("starting_after", str(after_sequence))]
         url = urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
         headers = {k: v for k, v in spec.headers.items() if k.lower() != "content-type"}

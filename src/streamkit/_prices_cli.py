@@ -1,0 +1,255 @@
+"""``streamkit prices``: the price table and what a token volume costs per model.
+
+Pure functions returning text (or a rich ``Table``); ``cli.py`` wires them to
+``streamkit prices [--input-tokens N] [--output-tokens N] [--model M]``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING
+
+from streamkit.pricing import ModelPrice, PriceTable, PriceTier, _family, format_money
+from streamkit.usage import Usage
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+__all__ = ["parse_token_count", "prices_command", "prices_rich_table", "prices_rows"]
+
+_SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000, "g": 1_000_000_000}
+_VOLUME = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?|\.[0-9]+)\s*([kmbg]?)\s*$", re.IGNORECASE)
+
+
+def parse_token_count(text: str) -> int:
+    """Parse a token volume: ``1000``, ``1,000``, ``500k``, ``1.5M``, ``10M``, ``2B``.
+
+    Suffixes (case-insensitive): ``k`` = 10^3, ``M`` = 10^6, ``B``/``G`` = 10^9.
+
+    Raises:
+        ValueError: not a non-negative whole number of tokens (``1.5k5``, ``-3``,
+            ``0.5`` without a suffix that makes it whole).
+    """
+    match = _VOLUME.match(text)
+    if match is None:
+        raise ValueError(f"not a token count: {text!r} (examples: 1000, 500k, 1.5M, 10M)")
+    number, suffix = match.groups()
+    try:
+        value = Decimal(number.replace(",", "").replace("_", "")) * _SUFFIXES[suffix.lower()]
+    except InvalidOperation:  # pragma: no cover - the regex admits only numbers
+        raise ValueError(f"not a token count: {text!r}") from None
+    if value != value.to_integral_value():
+        raise ValueError(f"not a whole number of tokens: {text!r} = {value}")
+    return int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRow:
+    """One row of the prices table (a model, or one of its higher tiers)."""
+
+    model: str
+    provider: str
+    input: str
+    cached_input: str
+    cache_write: str
+    output: str
+    cost: str | None
+    source: str
+    checked: str
+
+
+def _price_cells(tier: PriceTier) -> tuple[str, str, str, str]:
+    def cell(value: Decimal | None) -> str:
+        return "= input" if value is None else format_money(value)
+
+    return (
+        format_money(tier.input),
+        cell(tier.cached_input),
+        cell(tier.cache_write),
+        format_money(tier.output),
+    )
+
+
+def _model_cell(price: ModelPrice) -> str:
+    # Show aliases that are other names (deepseek-chat), not spellings or snapshots.
+    spelled = price.model.replace(".", "-").lower()
+    others = [
+        a
+        for a in price.aliases
+        if a.replace(".", "-").lower() != spelled and _family(a) == a.lower()
+    ]
+    return f"{price.model} (= {', '.join(others)})" if others else price.model
+
+
+def prices_rows(
+    input_tokens: int | None,
+    output_tokens: int | None,
+    model: str | None = None,
+    *,
+    table: PriceTable | None = None,
+) -> list[PriceRow]:
+    """The rows of the prices table; ``cost`` is ``None`` when no volume is given.
+
+    A volume is a total over many requests, priced at the base tier (uncached
+    input and output); higher tiers get their own row without a cost.
+
+    Raises:
+        LookupError: ``model`` is not in the table (aliases and snapshots resolve).
+    """
+    table = table if table is not None else PriceTable.default()
+    prices: list[ModelPrice]
+    if model is not None:
+        found = table.get(model)
+        if found is None:
+            raise LookupError(f"no price for model {model!r}; known: {', '.join(table.models)}")
+        prices = [found]
+    else:
+        prices = list(table)
+    with_cost = input_tokens is not None or output_tokens is not None
+    usage = Usage(input_tokens=input_tokens or 0, output_tokens=output_tokens or 0)
+    rows: list[PriceRow] = []
+    for price in prices:
+        base = price.base_tier
+        rows.append(
+            PriceRow(
+                _model_cell(price),
+                price.provider or "",
+                *_price_cells(base),
+                cost=format_money(base.cost(usage)) if with_cost else None,
+                source=price.source,
+                checked=price.checked.isoformat() if price.checked else "",
+            )
+        )
+        rows.extend(
+            PriceRow(
+                f"  > {tier.above_input_tokens:,} input",
+                "",
+                *_price_cells(tier),
+                cost="" if with_cost else None,
+                source="",
+                checked="",
+            )
+            for tier in price.tiers
+        )
+    return rows
+
+
+def _title(input_tokens: int | None, output_tokens: int | None) -> tuple[str, str | None]:
+    title = "Prices in USD per 1M tokens"
+    if input_tokens is None and output_tokens is None:
+        return title, None
+    parts = []
+    if input_tokens is not None:
+        parts.append(f"{input_tokens:,} input")
+    if output_tokens is not None:
+        parts.append(f"{output_tokens:,} output")
+    volume = " + ".join(parts)
+    return (
+        f"{title}; cost of {volume} tokens per model (base tier, uncached)",
+        f"cost of {volume}",
+    )
+
+
+def _columns(cost_header: str | None) -> list[str]:
+    columns = ["model", "provider", "input", "cached input", "cache write", "output"]
+    if cost_header is not None:
+        columns.append(cost_header)
+    columns += ["checked", "source"]
+    return columns
+
+
+def _cells(row: PriceRow) -> list[str]:
+    cells = [row.model, row.provider, row.input, row.cached_input, row.cache_write, row.output]
+    if row.cost is not None:
+        cells.append(row.cost)
+    cells += [row.checked, row.source]
+    return cells
+
+
+def _volumes(input_tokens: str | None, output_tokens: str | None) -> tuple[int | None, int | None]:
+    return (
+        None if input_tokens is None else parse_token_count(input_tokens),
+        None if output_tokens is None else parse_token_count(output_tokens),
+    )
+
+
+def prices_command(
+    input_tokens: str | None,
+    output_tokens: str | None,
+    model: str | None = None,
+    *,
+    table: PriceTable | None = None,
+) -> str:
+    """Render the price table as plain text, with the cost of a volume per model.
+
+    Args:
+        input_tokens: an input volume such as ``"10M"`` (see :func:`parse_token_count`),
+            or ``None``.
+        output_tokens: an output volume, or ``None``. With neither, no cost column.
+        model: show only this model (any alias or snapshot name).
+        table: the price table (default :meth:`PriceTable.default`).
+
+    Returns:
+        The table, e.g. for ``output_tokens="10M"`` a row
+        ``gpt-4.1 ... $2.00 $0.50 = input $8.00 $80.00 2026-11-21 https://...``.
+
+    Raises:
+        ValueError: a volume is not a token count.
+        LookupError: ``model`` is not in the table.
+    """
+    volume_in, volume_out = _volumes(input_tokens, output_tokens)
+    rows = prices_rows(volume_in, volume_out, model, table=table)
+    title, cost_header = _title(volume_in, volume_out)
+    header = _columns(cost_header)
+    grid = [header, *(_cells(r) for r in rows)]
+    widths = [max(len(r[i]) for r in grid) for i in range(len(header))]
+    left = {0, 1, len(header) - 2, len(header) - 1}
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(
+            c.ljust(w) if i in left else c.rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ).rstrip()
+
+    out = [title, line(header), "-" * len(line(header))]
+    out.extend(line(cells) for cells in grid[1:])
+    out.append("'= input': billed at the input price. Override: PriceTable.with_prices().")
+    return "\n".join(out)
+
+
+def prices_rich_table(
+    input_tokens: str | None,
+    output_tokens: str | None,
+    model: str | None = None,
+    *,
+    table: PriceTable | None = None,
+) -> Table:
+    """The same as :func:`prices_command`, as a ``rich.table.Table``.
+
+    Raises:
+        ImportError: rich is not installed (``pip install 'streamkit[cli]'``).
+        ValueError: a volume is not a token count.
+        LookupError: ``model`` is not in the table.
+    """
+    try:
+        from rich.table import Table
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("the prices table needs rich: pip install 'streamkit[cli]'") from exc
+    volume_in, volume_out = _volumes(input_tokens, output_tokens)
+    rows = prices_rows(volume_in, volume_out, model, table=table)
+    title, cost_header = _title(volume_in, volume_out)
+    header = _columns(cost_header)
+    rich_table = Table(title=title, caption="'= input': billed at the input price")
+    left = {0, 1, len(header) - 2, len(header) - 1}
+    for i, name in enumerate(header):
+        rich_table.add_column(
+            name,
+            justify="left" if i in left else "right",
+            style="bold" if name == cost_header else None,
+            overflow="fold",
+        )
+    for row in rows:
+        rich_table.add_row(*_cells(row), style="dim" if row.model.startswith("  ") else None)
+    return rich_table
