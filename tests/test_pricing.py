@@ -153,9 +153,11 @@ def test_more_cached_than_input_never_negative(table: PriceTable) -> None:
 
 def test_huge_volumes_stay_exact(table: PriceTable) -> None:
     usage = Usage(input_tokens=10**15 + 7, cached_input_tokens=3, output_tokens=10**15 + 1)
-    expected = (D(10**15 + 4) * D("0.28") + 3 * D("0.028") + D(10**15 + 1) * D("0.42")) / 10**6
-    assert table.cost("deepseek-chat", usage) == expected
-    assert table.cost("deepseek-chat", usage) == D("700000000.00000303084")
+    # (1e15 + 4) * 0.28 + 3 * 0.028 + (1e15 + 1) * 0.42 = 7e14 + 1.624, / 1e6
+    assert table.cost("deepseek-chat", usage) == D("700000000.000001624")
+    # beyond the default 28-digit context: still exact
+    usage = Usage(input_tokens=10**30 + 1, output_tokens=0)
+    assert table.cost("gpt-4.1", usage) == D("2000000000000000000000000.000002")
 
 
 @pytest.mark.parametrize(
@@ -348,7 +350,7 @@ def test_load_user_file_with_json_numbers(tmp_path: Path) -> None:
         ('{"format": "other/2", "models": []}', "format"),
         ('{"currency": "EUR", "models": []}', "USD"),
         ('{"models": 3}', "models"),
-        ("{not json", ""),
+        ("{not json", "Expecting property name"),
     ],
 )
 def test_bad_files(text: str, match: str) -> None:

@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +78,7 @@ _client: httpx.Client | None = None
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _shared_client():
+def _shared_client() -> Iterator[None]:
     """One httpx client for the module: creating one costs tens of milliseconds (TLS setup)."""
     global _client
     _client = httpx.Client()
@@ -111,7 +112,7 @@ def fetch(
 # --- demo transcripts ----------------------------------------------------------------------------
 
 
-def test_demo_transcript_is_realistic_and_deterministic():
+def test_demo_transcript_is_realistic_and_deterministic() -> None:
     body = demo_transcript()
     assert body == demo_transcript()
     assert body.endswith(b"data: [DONE]\n\n")
@@ -137,7 +138,8 @@ def test_demo_transcript_is_realistic_and_deterministic():
     assert usage["completion_tokens_details"]["reasoning_tokens"] == 0
     assert chat_text(body) == DEMO_TEXT
     assert 150 <= len(DEMO_TEXT.split()) <= 250
-    assert DEMO_TEXT.startswith("## ") and "\n- " in DEMO_TEXT
+    assert DEMO_TEXT.startswith("## ")
+    assert "\n- " in DEMO_TEXT
     assert [c["choices"][0]["delta"]["content"] for c in content[2:5]] == [
         " Why",
         " streaming",
@@ -148,7 +150,7 @@ def test_demo_transcript_is_realistic_and_deterministic():
     assert payloads(custom)[-1]["usage"]["completion_tokens"] == 5  # Hi, " there", ",", " you", "."
 
 
-def test_demo_anthropic_and_responses_transcripts():
+def test_demo_anthropic_and_responses_transcripts() -> None:
     body = demo_anthropic_transcript()
     types = [p["type"] for p in payloads(body)]
     assert types[:3] == ["message_start", "content_block_start", "ping"]
@@ -165,7 +167,7 @@ def test_demo_anthropic_and_responses_transcripts():
     assert responses[-1]["response"]["usage"]["output_tokens"] == len(deltas)
 
 
-def test_load_transcript(tmp_path):
+def test_load_transcript(tmp_path: Path) -> None:
     path = tmp_path / "x.sse"
     path.write_bytes(b"data: 1\r\n\r\n")
     assert load_transcript(path) == load_transcript(str(path)) == b"data: 1\r\n\r\n"
@@ -178,7 +180,7 @@ def test_load_transcript(tmp_path):
 # --- normal serving ----------------------------------------------------------------------------
 
 
-def test_serves_a_recording_byte_exact_as_event_stream():
+def test_serves_a_recording_byte_exact_as_event_stream() -> None:
     body = fixture(OPENAI).read_bytes()
     with LocalServer(fixture(OPENAI)) as server:
         assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
@@ -191,7 +193,7 @@ def test_serves_a_recording_byte_exact_as_event_stream():
 
 
 @pytest.mark.parametrize("chunk_size", [None, 7])
-def test_every_recording_is_served_byte_exact(chunk_size):
+def test_every_recording_is_served_byte_exact(chunk_size: int | None) -> None:
     names = sorted(p.name for p in fixture(OPENAI).parent.glob("*.sse"))
     assert len(names) >= 40
     if chunk_size is not None:  # tiny writes are slow: a few recordings with every framing
@@ -205,7 +207,7 @@ def test_every_recording_is_served_byte_exact(chunk_size):
         assert server.attempts == len(names)
 
 
-def test_default_transcript_any_method_and_path():
+def test_default_transcript_any_method_and_path() -> None:
     with LocalServer() as server:
         for method, path in [
             ("POST", "/messages"),
@@ -220,7 +222,7 @@ def test_default_transcript_any_method_and_path():
         assert fetch(server, path="/messages")[1] == demo_anthropic_transcript()
 
 
-def test_requests_are_recorded_in_order():
+def test_requests_are_recorded_in_order() -> None:
     with LocalServer() as server:
         with httpx.Client(base_url=server.base_url) as client:
             client.post(
@@ -242,7 +244,8 @@ def test_requests_are_recorded_in_order():
     assert (second.method, second.path) == ("GET", "/v1/responses/resp_1")
     assert second.query == "stream=true&starting_after=3"
     assert second.json is None
-    assert third.json is None and third.body == b"not json"
+    assert third.json is None
+    assert third.body == b"not json"
     assert third.headers["last-event-id"] == "7"
 
 
@@ -250,7 +253,7 @@ def test_requests_are_recorded_in_order():
 
 
 @pytest.mark.parametrize("after_bytes", [0, 1, 1000, 10**9])
-def test_cut_drops_the_connection_after_exactly_n_bytes(after_bytes):
+def test_cut_drops_the_connection_after_exactly_n_bytes(after_bytes: int) -> None:
     body = demo_transcript()
     with LocalServer(faults=[Fault.cut(after_bytes)]) as server:
         _, got, error = fetch(server)
@@ -261,7 +264,7 @@ def test_cut_drops_the_connection_after_exactly_n_bytes(after_bytes):
         assert fetch(server)[1:] == (body, None)
 
 
-def test_cut_after_events():
+def test_cut_after_events() -> None:
     body = fixture(OPENAI).read_bytes()
     with LocalServer(body, faults=[Fault.cut(after_events=3)]) as server:
         _, got, error = fetch(server)
@@ -269,17 +272,18 @@ def test_cut_after_events():
     assert got == b"".join(events_of(body)[:3])
 
 
-def test_stall_makes_a_reader_with_a_short_read_timeout_time_out():
+def test_stall_makes_a_reader_with_a_short_read_timeout_time_out() -> None:
     body = demo_transcript()
     with LocalServer(faults=[Fault.stall(500, 2.0)]) as server:
         _, got, error = fetch(server, read_timeout=0.2)
         assert isinstance(error, httpx.ReadTimeout)
         assert got == body[:500]
         thread = server._thread
-    assert thread is not None and not thread.is_alive()
+    assert thread is not None
+    assert not thread.is_alive()
 
 
-def test_stall_then_continues():
+def test_stall_then_continues() -> None:
     body = demo_transcript()
     with LocalServer(faults=[Fault.stall(after_events=2, seconds=0.3)]) as server:
         _, got, error = fetch(server, read_timeout=3.0)
@@ -287,7 +291,7 @@ def test_stall_then_continues():
     assert got == body
 
 
-def test_stop_cuts_a_long_stall_short():
+def test_stop_cuts_a_long_stall_short() -> None:
     results: list[Exception | None] = []
     server = LocalServer(faults=[Fault.stall(100, 60.0)]).start()
 
@@ -308,7 +312,7 @@ def test_stop_cuts_a_long_stall_short():
     assert isinstance(results[0], httpx.RemoteProtocolError)
 
 
-def test_drip_sends_the_whole_body_in_small_pieces():
+def test_drip_sends_the_whole_body_in_small_pieces() -> None:
     body = fixture(OPENAI).read_bytes()
     with LocalServer(body, faults=[Fault.drip(200, 0.001)]) as server:
         assert fetch(server)[1:] == (body, None)
@@ -321,14 +325,15 @@ def test_drip_sends_the_whole_body_in_small_pieces():
     assert steps[1::2] == [Sleep(0.5)] * (len(writes) - 1)
 
 
-def test_chunk_size_and_delay_plan():
+def test_chunk_size_and_delay_plan() -> None:
     body = demo_transcript()
     blocks = split_blocks(body)
     reply = plan_reply(None, blocks, dialect="openai-chat", chunk_size=64, delay_s=0.02)
     assert isinstance(reply, StreamReply)
     steps = list(reply.steps)
     writes = [s.data for s in steps if isinstance(s, Write)]
-    assert b"".join(writes) == body and {len(w) for w in writes[:-1]} == {64}
+    assert b"".join(writes) == body
+    assert {len(w) for w in writes[:-1]} == {64}
     assert steps[1] == Sleep(0.02)
     reply = plan_reply(None, blocks, dialect="openai-chat")
     assert isinstance(reply, StreamReply)
@@ -338,7 +343,7 @@ def test_chunk_size_and_delay_plan():
     assert list(reply.steps) == [Write(body[:4]), Write(body[4:8]), Write(body[8:10]), Abort()]
 
 
-def test_huge_line_is_streamed_without_a_line_end():
+def test_huge_line_is_streamed_without_a_line_end() -> None:
     size = 2 * 1024 * 1024
     with (
         LocalServer(faults=[Fault.huge_line(size)]) as server,
@@ -350,7 +355,8 @@ def test_huge_line_is_streamed_without_a_line_end():
         for piece in response.iter_bytes():
             if not head:
                 head = piece[:6]
-            assert b"\n" not in piece and b"\r" not in piece
+            assert b"\n" not in piece
+            assert b"\r" not in piece
             received += len(piece)
             if received >= size + len(b"data: "):
                 break  # stop early; do not hold the body
@@ -358,9 +364,11 @@ def test_huge_line_is_streamed_without_a_line_end():
     assert received >= size
 
 
-def test_huge_line_after_events():
+def test_huge_line_after_events() -> None:
     body = fixture(OPENAI).read_bytes()
-    reply = plan_reply(Fault.huge_line(100_000, after_events=2), split_blocks(body), dialect="openai-chat")
+    reply = plan_reply(
+        Fault.huge_line(100_000, after_events=2), split_blocks(body), dialect="openai-chat"
+    )
     assert isinstance(reply, StreamReply)
     sent = b"".join(s.data for s in reply.steps if isinstance(s, Write))
     prefix = b"".join(events_of(body)[:2])
@@ -378,7 +386,7 @@ def test_huge_line_after_events():
         (Fault.status(529), 529, ("content-type", "application/json")),
     ],
 )
-def test_status_faults(fault, status, header):
+def test_status_faults(fault: Fault, status: int, header: tuple[str, str]) -> None:
     with LocalServer(faults=[fault]) as server, httpx.Client(base_url=server.base_url) as client:
         response = client.post(CHAT, json={})
         assert response.status_code == status
@@ -390,7 +398,7 @@ def test_status_faults(fault, status, header):
         assert server.attempts == 2
 
 
-def test_status_fault_bodies():
+def test_status_fault_bodies() -> None:
     custom = {"error": {"message": "bad key", "type": "invalid_request_error", "code": "x"}}
     faults = [Fault.status(401), Fault.status(401, body=custom), Fault.status(500, body=b"oops")]
     with LocalServer(faults=faults) as server, httpx.Client(base_url=server.base_url) as client:
@@ -410,9 +418,13 @@ def test_status_fault_bodies():
             "error": {"type": "overloaded_error", "message": "Overloaded"},
         }
         assert response.headers["request-id"] == "req_local0000"
+    with LocalServer(b"", dialect="gemini", faults=[Fault.status(429)]) as server:
+        response, got, _ = fetch(server, path="/models/gemini-2.5-flash:streamGenerateContent")
+    assert response.status_code == 429
+    assert json.loads(got)["error"]["status"] == "RESOURCE_EXHAUSTED"
 
 
-def test_content_type_fault():
+def test_content_type_fault() -> None:
     faults = [Fault.content_type(), Fault.content_type("text/html", body=b"<html>")]
     with LocalServer(faults=faults) as server, httpx.Client(base_url=server.base_url) as client:
         response = client.post(CHAT)
@@ -426,7 +438,7 @@ def test_content_type_fault():
 # --- event faults ------------------------------------------------------------------------------
 
 
-def test_duplicate_and_reorder():
+def test_duplicate_and_reorder() -> None:
     body = fixture(OPENAI).read_bytes()
     ev = events_of(body)
     with LocalServer(body, faults=[Fault.duplicate(2), Fault.reorder(1, 3)]) as server:
@@ -434,7 +446,7 @@ def test_duplicate_and_reorder():
         assert fetch(server)[1] == b"".join([ev[0], ev[3], ev[2], ev[1], *ev[4:]])
 
 
-def test_malformed_json():
+def test_malformed_json() -> None:
     body = fixture(OPENAI).read_bytes()
     ev = events_of(body)
     with LocalServer(body, faults=[Fault.malformed_json(4)]) as server:
@@ -442,7 +454,7 @@ def test_malformed_json():
     assert got == b"".join([*ev[:4], b'data: {"choices": [\n\n', *ev[5:]])
 
 
-def test_invalid_utf8_inside_the_text():
+def test_invalid_utf8_inside_the_text() -> None:
     body = fixture(OPENAI).read_bytes()
     ev = events_of(body)
     with LocalServer(body, faults=[Fault.invalid_utf8(1), Fault.invalid_utf8(0)]) as server:
@@ -459,14 +471,12 @@ def test_invalid_utf8_inside_the_text():
     assert events_of(other)[1:] == ev[1:]
 
 
-def test_error_event_openai_and_anthropic():
+def test_error_event_openai_and_anthropic() -> None:
     body = fixture(OPENAI).read_bytes()
     ev = events_of(body)
     with LocalServer(body, faults=[Fault.error_event(3)]) as server:
         got = fetch(server)[1]
-    error = (
-        b'event: error\ndata: {"error":{"message":"Overloaded","type":"overloaded_error"}}\n\n'
-    )
+    error = b'event: error\ndata: {"error":{"message":"Overloaded","type":"overloaded_error"}}\n\n'
     assert got == b"".join([*ev[:3], error, *ev[3:]])
 
     anthropic = demo_anthropic_transcript()
@@ -485,7 +495,7 @@ def test_error_event_openai_and_anthropic():
     }
 
 
-def test_diverge_changes_the_text_from_event_k_on():
+def test_diverge_changes_the_text_from_event_k_on() -> None:
     body = demo_transcript()
     ev = events_of(body)
     with LocalServer(body, faults=[Fault.diverge(10)]) as server:
@@ -505,17 +515,18 @@ def test_diverge_changes_the_text_from_event_k_on():
             assert new_payload == old_payload  # framing untouched
 
 
-def test_combined_cut_of_a_diverged_body():
+def test_combined_cut_of_a_diverged_body() -> None:
     body = demo_transcript()
     fault = Fault.combine(Fault.diverge(3), Fault.cut(2000))
     with LocalServer(body, faults=[fault]) as server:
         _, got, error = fetch(server)
     assert isinstance(error, httpx.RemoteProtocolError)
     assert len(got) == 2000
-    assert got[:200] == body[:200] and got != body[:2000]
+    assert got[:200] == body[:200]
+    assert got != body[:2000]
 
 
-def test_fault_arguments_are_checked():
+def test_fault_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="exactly one"):
         Fault.cut()
     with pytest.raises(ValueError, match="exactly one"):
@@ -526,6 +537,10 @@ def test_fault_arguments_are_checked():
         Fault.combine(Fault.cut(1), Fault.cut(2))
     with pytest.raises(IndexError):
         plan_reply(Fault.duplicate(99), split_blocks(b"data: 1\n\n"), dialect="openai-chat")
+    with LocalServer(b"data: 1\n\n", faults=[Fault.reorder(0, 5)]) as server:
+        response, got, _ = fetch(server)
+    assert response.status_code == 500
+    assert "does not fit this attempt" in json.loads(got)["error"]["message"]
     with pytest.raises(ValueError, match="dialect"):
         LocalServer(dialect="nope")  # type: ignore[arg-type]
 
@@ -533,7 +548,7 @@ def test_fault_arguments_are_checked():
 # --- resumption --------------------------------------------------------------------------------
 
 
-def test_add_ids_and_last_event_id():
+def test_add_ids_and_last_event_id() -> None:
     body = fixture(OPENAI).read_bytes()
     ev = events_of(body)
     with LocalServer(body, add_ids=True) as server:
@@ -546,13 +561,13 @@ def test_add_ids_and_last_event_id():
     assert resumed.startswith(b"id: 4\n")
 
 
-def test_last_event_id_is_ignored_without_add_ids():
+def test_last_event_id_is_ignored_without_add_ids() -> None:
     body = fixture(OPENAI).read_bytes()
     with LocalServer(body) as server:
         assert fetch(server, headers={"Last-Event-ID": "3"})[1] == body
 
 
-def test_starting_after_resumes_a_responses_stream():
+def test_starting_after_resumes_a_responses_stream() -> None:
     body = fixture("openai-responses-text.sse").read_bytes()
     with LocalServer(body, dialect="openai-responses") as server:
         got = fetch(
@@ -574,7 +589,7 @@ def openai_prefill(text: str) -> dict[str, Any]:
     }
 
 
-def test_prefill_openai_chat_continues_mid_delta():
+def test_prefill_openai_chat_continues_mid_delta() -> None:
     body = fixture(OPENAI).read_bytes()
     text = chat_text(body)
     prefix = "I'm unab"  # the deltas are "I'm", " unable", ...: this ends inside the second
@@ -596,7 +611,7 @@ def test_prefill_openai_chat_continues_mid_delta():
     assert everything.endswith(b"data: [DONE]\n\n")
 
 
-def test_prefill_mismatch_is_a_400_json_error():
+def test_prefill_mismatch_is_a_400_json_error() -> None:
     body = fixture(OPENAI).read_bytes()
     with LocalServer(body) as server, httpx.Client(base_url=server.base_url) as client:
         response = client.post(CHAT, json=openai_prefill("I am unable"))
@@ -608,9 +623,9 @@ def test_prefill_mismatch_is_a_400_json_error():
     assert "longer" in too_long.json()["error"]["message"]
 
 
-def test_prefill_anthropic_messages():
+def test_prefill_anthropic_messages() -> None:
     body = fixture("anthropic-messages-text.sse").read_bytes()
-    request = {
+    request: dict[str, Any] = {
         "model": "claude-sonnet-4-5",
         "messages": [
             {"role": "user", "content": "1+1?"},
@@ -642,7 +657,7 @@ def test_prefill_anthropic_messages():
 # --- lifecycle ---------------------------------------------------------------------------------
 
 
-def test_two_servers_at_once_get_different_ports():
+def test_two_servers_at_once_get_different_ports() -> None:
     with LocalServer() as one, LocalServer(dialect="anthropic-messages") as two:
         assert one.port != two.port
         assert one.base_url.startswith("http://127.0.0.1:")
@@ -650,7 +665,7 @@ def test_two_servers_at_once_get_different_ports():
         assert fetch(two)[1] == demo_anthropic_transcript()
 
 
-def test_stop_is_clean_and_restartable():
+def test_stop_is_clean_and_restartable() -> None:
     before = set(threading.enumerate())
     server = LocalServer()
     with pytest.raises(RuntimeError, match="not running"):
@@ -662,7 +677,8 @@ def test_stop_is_clean_and_restartable():
     assert fetch(server)[2] is None
     server.stop()
     server.stop()  # twice is fine
-    assert thread is not None and not thread.is_alive()
+    assert thread is not None
+    assert not thread.is_alive()
     assert not server.running
     assert set(threading.enumerate()) == before
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -674,7 +690,7 @@ def test_stop_is_clean_and_restartable():
     assert set(threading.enumerate()) == before
 
 
-def test_set_faults_and_set_transcript():
+def test_set_faults_and_set_transcript() -> None:
     with LocalServer(b"data: 1\n\n", faults=[Fault.status(500)]) as server:
         assert fetch(server)[0].status_code == 500
         server.set_faults([None, Fault.cut(3)])

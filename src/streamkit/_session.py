@@ -76,6 +76,14 @@ class StreamAccount(Protocol):
         """The stream's cost in USD (``Decimal``), ``None`` when the price is unknown."""
         ...
 
+    def note(self, event: DeltaEvent) -> None:
+        """Observe a retry or resume event (for telemetry)."""
+        ...
+
+    def close(self, result: StreamResult | None = None, error: BaseException | None = None) -> None:
+        """The stream ended: normally with ``result``, or with ``error``."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPlan:
@@ -210,6 +218,8 @@ class StreamSession:
         self._last_now = now
         if self._pending_resume is not None:
             event, self._pending_resume = self._pending_resume, None
+            if self._account is not None:
+                self._account.note(event)
             return [event]
         return []
 
@@ -291,6 +301,8 @@ class StreamSession:
         if self._account is not None:
             self._account.record(self.reassembler.usage)
         self._result = self.snapshot(now)
+        if self._account is not None:
+            self._account.close(self._result)
         return []
 
     def fail(self, err: StreamkitError, now: float) -> RetryPlan:
@@ -364,6 +376,8 @@ class StreamSession:
             reason=f"{type(err).__name__}: {err}"[:300],
             status_code=status,
         )
+        if self._account is not None:
+            self._account.note(event)
         return RetryPlan(events=[event], delay_s=delay)
 
     def _plan_resume(self) -> tuple[RequestSpec, AttemptMode, ResumeStrategy] | None:

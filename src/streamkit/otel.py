@@ -36,7 +36,9 @@ has no decimal type: use the tracker's report for exact money).
 
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -155,7 +157,12 @@ class _OTelObserver:
             unit="USD",
             description="Cost of the streams in USD (priced models only).",
         )
-        self._spans: dict[int, tuple[Span, float]] = {}
+        # account -> (its span, time.monotonic() at open); weak, so that an account
+        # dropped without close() does not leak (its span is then never exported)
+        self._spans: weakref.WeakKeyDictionary[CostAccount, tuple[Span, float]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
 
     # ---- StreamObserver -------------------------------------------------------------------
 
@@ -172,10 +179,12 @@ class _OTelObserver:
                 "streamkit.provider": account.provider,
             },
         )
-        self._spans[id(account)] = (span, time.monotonic())
+        with self._lock:
+            self._spans[account] = (span, time.monotonic())
 
     def stream_noted(self, account: CostAccount, event: RetryEvent | ResumeEvent) -> None:
-        entry = self._spans.get(id(account))
+        with self._lock:
+            entry = self._spans.get(account)
         if entry is None:
             return
         span = entry[0]
@@ -204,7 +213,8 @@ class _OTelObserver:
         result: StreamResult | None,
         error: BaseException | None,
     ) -> None:
-        entry = self._spans.pop(id(account), None)
+        with self._lock:
+            entry = self._spans.pop(account, None)
         if entry is None:
             return
         span, opened_at = entry

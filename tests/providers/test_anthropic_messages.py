@@ -176,8 +176,10 @@ def test_web_search_citations_have_spans_in_the_text() -> None:
     assert len(got.extras.citations) == 5
     for citation in got.extras.citations:
         assert citation.type == "web_search_result_location"
-        assert citation.url and citation.url.startswith("https://")
-        assert citation.start_index is not None and citation.end_index is not None
+        assert citation.url
+        assert citation.url.startswith("https://")
+        assert citation.start_index is not None
+        assert citation.end_index is not None
         assert 0 <= citation.start_index < citation.end_index <= len(text)
     assert got.extras.server_tool_calls == [0]
     assert got.extras.raw_usage is not None
@@ -187,7 +189,8 @@ def test_web_search_citations_have_spans_in_the_text() -> None:
 def test_refusal_stop_reason_and_details() -> None:
     got = decode(DIALECT, read("anthropic-messages-refusal-stop-details.sse"))
     assert got.result.finish_reason == "refusal"
-    assert got.result.usage is not None and got.result.usage.reasoning_tokens == 67
+    assert got.result.usage is not None
+    assert got.result.usage.reasoning_tokens == 67
     assert got.extras.stop_details is not None
     assert got.extras.stop_details["type"] == "refusal"
 
@@ -224,7 +227,9 @@ def test_bad_json_raises_chunk_decode_error() -> None:
 def test_unknown_events_and_deltas_are_ignored() -> None:
     decoder = AnthropicMessagesDecoder()
     assert decoder.decode(sse('{"type":"future_event","x":1}')) == []
-    assert decoder.decode(sse('{"type":"content_block_delta","index":0,"delta":{"type":"x"}}')) == []
+    assert (
+        decoder.decode(sse('{"type":"content_block_delta","index":0,"delta":{"type":"x"}}')) == []
+    )
     assert decoder.decode(sse('{"type":"content_block_stop","index":7}')) == []
     assert decoder.sequence_number(sse("{}")) is None
 
@@ -237,9 +242,12 @@ def test_eof_before_stop_reason_is_a_break() -> None:
     )
     assert not decoder.complete_at_eof()
     decoder.decode(
-        sse('{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}}')
+        sse(
+            '{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":3}}'
+        )
     )
-    assert decoder.complete_at_eof() and not decoder.done
+    assert decoder.complete_at_eof()
+    assert not decoder.done
     decoder.decode(sse('{"type":"message_stop"}'))
     assert decoder.done
 
@@ -384,20 +392,25 @@ def test_prefill_appends_an_assistant_turn() -> None:
     spec = _spec()
     resumed = AnthropicMessagesDialect().build_prefill_request(spec, "Hello, wor")
     assert resumed is not None
-    assert resumed.url == spec.url and resumed.headers == spec.headers
+    assert resumed.url == spec.url
+    assert resumed.headers == spec.headers
     assert resumed.json is not None
     assert resumed.json["messages"] == [
         {"role": "user", "content": "Hi"},
         {"role": "assistant", "content": "Hello, wor"},
     ]
-    assert spec.json is not None and len(spec.json["messages"]) == 1  # not mutated
+    assert spec.json is not None
+    assert len(spec.json["messages"]) == 1
 
 
 def test_prefill_extends_the_callers_own_prefill() -> None:
     dialect = AnthropicMessagesDialect()
     for content, expected in [
         ("{", "{" + '"a": 1'),
-        ([{"type": "text", "text": "{"}], [{"type": "text", "text": "{"}, {"type": "text", "text": '"a": 1'}]),
+        (
+            [{"type": "text", "text": "{"}],
+            [{"type": "text", "text": "{"}, {"type": "text", "text": '"a": 1'}],
+        ),
     ]:
         spec = dialect.build_request(
             base_url="http://x",
@@ -407,7 +420,8 @@ def test_prefill_extends_the_callers_own_prefill() -> None:
             params={},
         )
         resumed = dialect.build_prefill_request(spec, '"a": 1')
-        assert resumed is not None and resumed.json is not None
+        assert resumed is not None
+        assert resumed.json is not None
         assert resumed.json["messages"][-1] == {"role": "assistant", "content": expected}
 
 
@@ -431,3 +445,45 @@ def test_dialect_attributes() -> None:
     assert dialect.api_key_env == ("ANTHROPIC_API_KEY",)
     assert dialect.default_base_url == "https://api.anthropic.com/v1"
     assert isinstance(dialect.new_decoder(), AnthropicMessagesDecoder)
+
+
+# ---- ProviderExtras -----------------------------------------------------------------------
+
+
+def test_extras_merge_of_a_continuation() -> None:
+    from streamkit.extras import Citation, ProviderExtras, Signature, TokenLogprob
+
+    first = ProviderExtras(
+        citations=[Citation(type="a")],
+        signatures=[Signature(signature="s1", kind="thinking")],
+        redacted_thinking=["r1"],
+        server_tool_calls=[0],
+        server_tool_results=[{"index": 1}],
+        incomplete_tool_calls=[2],
+        logprobs=[TokenLogprob(token="a", logprob=-0.1)],
+        grounding={"g": 1},
+        raw_usage={"output_tokens": 1},
+    )
+    later = ProviderExtras(
+        citations=[Citation(type="b")],
+        server_tool_calls=[0, 3],
+        logprobs=[TokenLogprob(token="b", logprob=-0.2)],
+        stop_details={"reason": "x"},
+        raw_usage={"output_tokens": 9},
+    )
+    merged = first.merged(later)
+    assert [c.type for c in merged.citations] == ["a", "b"]
+    assert [s.signature for s in merged.signatures] == ["s1"]
+    assert merged.redacted_thinking == ["r1"]
+    assert merged.server_tool_calls == [0, 3]
+    assert merged.server_tool_results == [{"index": 1}]
+    assert merged.incomplete_tool_calls == []
+    assert merged.logprobs is not None
+    assert [lp.token for lp in merged.logprobs] == ["a", "b"]
+    assert merged.grounding == {"g": 1}
+    assert merged.stop_details == {"reason": "x"}
+    assert merged.raw_usage == {"output_tokens": 9}
+    assert ProviderExtras().merged(later).logprobs == later.logprobs
+    assert first.merged(ProviderExtras()).logprobs == first.logprobs
+    assert ProviderExtras().is_empty
+    assert not first.is_empty

@@ -6,13 +6,15 @@ import json
 import re
 from typing import Any, Final
 
-from streamkit.errors import SSEError
 from streamkit.sse import SSEDecoder
 
 __all__ = ["detect"]
 
 #: How many events are looked at before giving up on a structural answer.
 _MAX_EVENTS: Final = 50
+#: How much of the body is looked at (the first events decide; 1 MiB holds dozens
+#: even of Anthropic's largest web-search result events).
+_MAX_BYTES: Final = 1024 * 1024
 
 _ANTHROPIC_TYPES: Final = frozenset(
     {
@@ -57,13 +59,11 @@ def detect(data: bytes) -> str:
     Events that decide nothing (``ping``, ``error``, ``[DONE]``, comments, bad JSON)
     are skipped; when no event decides, an ``event: message_start`` line still
     means Anthropic, and anything else is ``"openai-chat"`` (the format most
-    compatible servers speak). Never raises.
+    compatible servers speak). Only the first MiB is read. Never raises.
     """
-    decoder = SSEDecoder()
-    try:
-        events = decoder.feed(data)
-    except SSEError:
-        events = []
+    data = data[:_MAX_BYTES]
+    # limits above the bytes read: the decoder cannot raise
+    events = SSEDecoder(max_line_size=_MAX_BYTES + 1, max_event_size=_MAX_BYTES + 1).feed(data)
     for sse in events[:_MAX_EVENTS]:
         try:
             obj = json.loads(sse.data)

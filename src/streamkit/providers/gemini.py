@@ -323,6 +323,7 @@ class GeminiDecoder:
           has finished (:meth:`complete_at_eof`).
         - ``thoughtSignature``, ``groundingMetadata``, ``citationMetadata``,
           ``finishMessage``/``safetyRatings`` and the raw usage go to :meth:`extras`.
+        - Within one chunk the events come in this order: content, usage, finishes.
     """
 
     __slots__ = (
@@ -382,11 +383,12 @@ class GeminiDecoder:
         if chunk.responseId and self.response_id is None:
             self.response_id = chunk.responseId
         out: list[DeltaEvent] = []
+        finishes: list[DeltaEvent] = []
         if chunk.candidates:
             for candidate in chunk.candidates:
-                self._candidate(candidate, out)
+                self._candidate(candidate, out, finishes)
         elif chunk.promptFeedback is not None:
-            self._prompt_feedback(chunk.promptFeedback, out)
+            self._prompt_feedback(chunk.promptFeedback, finishes)
         usage = chunk.usageMetadata
         if usage is not None:
             self._raw_usage = dict(usage)
@@ -403,6 +405,8 @@ class GeminiDecoder:
                 raw=data,
                 events=[e for e in out if isinstance(e, UsageEvent)],
             )
+        if finishes:
+            out.extend(finishes)  # after the chunk's content and usage
         return out
 
     def _state(self, index: int) -> _CandidateState:
@@ -411,7 +415,9 @@ class GeminiDecoder:
             state = self._candidates[index] = _CandidateState()
         return state
 
-    def _candidate(self, candidate: _Candidate, out: list[DeltaEvent]) -> None:
+    def _candidate(
+        self, candidate: _Candidate, out: list[DeltaEvent], finishes: list[DeltaEvent]
+    ) -> None:
         index = candidate.index or 0
         state = self._state(index)
         content = candidate.content
@@ -439,7 +445,7 @@ class GeminiDecoder:
                 finish: str | None = "tool_calls"
             else:
                 finish = _FINISH_REASONS.get(raw) or normalize_finish_reason(raw)
-            out.append(FinishEvent(index=index, finish_reason=finish, raw_finish_reason=raw))
+            finishes.append(FinishEvent(index=index, finish_reason=finish, raw_finish_reason=raw))
 
     def _part(self, part: _Part, index: int, state: _CandidateState, out: list[DeltaEvent]) -> None:
         text = part.text

@@ -109,6 +109,7 @@ class _Event(BaseModel):
     content_index: int | None = None
     summary_index: int | None = None
     delta: str | None = None
+    part: dict[str, Any] | None = None
     arguments: str | None = None
     input: str | None = None
     logprobs: list[_Logprob] | None = None
@@ -162,8 +163,11 @@ class OpenAIResponsesDecoder:
         - ``response.output_text.delta`` → :class:`TextDelta` (its ``logprobs`` are
           kept for :meth:`extras`); ``response.refusal.delta`` →
           :class:`RefusalDelta`; ``response.reasoning_summary_text.delta`` and
-          ``response.reasoning_text.delta`` → :class:`ReasoningDelta`, with
-          :data:`REASONING_SEPARATOR` between two summary parts or reasoning items.
+          ``response.reasoning_text.delta`` → :class:`ReasoningDelta`. A
+          :data:`REASONING_SEPARATOR` reasoning delta is emitted when a second or later
+          summary part (``reasoning_summary_part.added``) or ``reasoning_text`` part
+          (``content_part.added``) begins, and when a new reasoning item begins after
+          reasoning text.
         - A ``function_call`` (or ``custom_tool_call``) item: ``output_item.added`` →
           :class:`ToolCallDelta` with ``tool_index`` = ``output_index``, ``id`` =
           ``call_id`` and ``name``; each ``function_call_arguments.delta`` → an
@@ -187,7 +191,6 @@ class OpenAIResponsesDecoder:
         "_calls",
         "_citations",
         "_done",
-        "_last_reasoning",
         "_last_seq",
         "_last_sse",
         "_logprobs",
@@ -212,7 +215,6 @@ class OpenAIResponsesDecoder:
         self._text_chars = 0
         self._part_starts: dict[tuple[int, int], int] = {}
         self._reasoning_seen = False
-        self._last_reasoning: tuple[str, int, int] | None = None
         self._logprobs: list[TokenLogprob] = []
         self._citations: list[Citation] = []
         self._signatures: list[Signature] = []
@@ -270,7 +272,7 @@ class OpenAIResponsesDecoder:
         if kind == "response.output_text.delta":
             return self._text(event)
         if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-            return self._reasoning(event, summary=kind == "response.reasoning_summary_text.delta")
+            return self._reasoning(event)
         if kind in _ARGUMENTS_DELTA:
             return self._arguments_delta(event)
         if kind == "response.refusal.delta":
@@ -283,11 +285,9 @@ class OpenAIResponsesDecoder:
         if kind == "response.output_item.done":
             return self._item_done(event)
         if kind == "response.content_part.added":
-            if event.output_index is not None and event.content_index is not None:
-                self._part_starts.setdefault(
-                    (event.output_index, event.content_index), self._text_chars
-                )
-            return []
+            return self._part_added(event, summary=False)
+        if kind == "response.reasoning_summary_part.added":
+            return self._part_added(event, summary=True)
         if kind == "response.output_text.annotation.added":
             self._annotation(event)
             return []
@@ -320,23 +320,26 @@ class OpenAIResponsesDecoder:
         self._text_chars += len(text)
         return [TextDelta(text=text, index=0)]
 
-    def _reasoning(self, event: _Event, *, summary: bool) -> list[DeltaEvent]:
+    def _reasoning(self, event: _Event) -> list[DeltaEvent]:
         text = event.delta
         if not text:
             return []
-        part = event.summary_index if summary else event.content_index
-        key = (
-            event.item_id or "",
-            event.output_index if event.output_index is not None else -1,
-            part if part is not None else -1,
-        )
-        out: list[DeltaEvent] = []
-        if self._reasoning_seen and key != self._last_reasoning:
-            out.append(ReasoningDelta(text=REASONING_SEPARATOR, index=0))
         self._reasoning_seen = True
-        self._last_reasoning = key
-        out.append(ReasoningDelta(text=text, index=0))
-        return out
+        return [ReasoningDelta(text=text, index=0)]
+
+    def _part_added(self, event: _Event, *, summary: bool) -> list[DeltaEvent]:
+        # The separator depends on the event alone (not on what came before), so it
+        # lands in the right place however the reassembler re-orders numbered events.
+        if summary:
+            later_part = (event.summary_index or 0) > 0
+        else:
+            part = event.part or {}
+            if part.get("type") == "output_text" and event.output_index is not None:
+                self._part_starts.setdefault(
+                    (event.output_index, event.content_index or 0), self._text_chars
+                )
+            later_part = part.get("type") == "reasoning_text" and (event.content_index or 0) > 0
+        return [ReasoningDelta(text=REASONING_SEPARATOR, index=0)] if later_part else []
 
     def _call(self, output_index: int) -> _Call:
         call = self._calls.get(output_index)
@@ -366,6 +369,8 @@ class OpenAIResponsesDecoder:
     def _item_added(self, event: _Event) -> list[DeltaEvent]:
         item = event.item
         index = event.output_index
+        if item is not None and item.type == "reasoning" and self._reasoning_seen:
+            return [ReasoningDelta(text=REASONING_SEPARATOR, index=0)]
         if item is None or index is None or item.type not in _TOOL_ITEMS:
             return []
         call = self._call(index)

@@ -12,17 +12,27 @@ Example::
     import httpx
     from streamkit.testing import Fault, LocalServer
 
-    with LocalServer(faults=[Fault.status(429, {"Retry-After": "1"}), Fault.cut(after_events=20)])
-    as server:
-        httpx.post(f"{server.base_url}/chat/completions", json={...})  # 429
-        ...                                                               # cut mid-stream
+    faults = [Fault.status(429, {"Retry-After": "1"}), Fault.cut(after_events=20)]
+    with LocalServer(faults=faults) as server:
+        httpx.post(f"{server.base_url}/chat/completions", json={})  # 429
+        ...  # the second request is cut after 20 events, the third is served normally
         assert server.attempts == 2
+
+See ``docs/testing.md`` for every fault.
 
 Needs the ``testing`` extra: ``pip install streamkit[testing]``.
 """
 
 from streamkit.testing._faults import Fault
-from streamkit.testing._server import LocalServer, RecordedRequest, Transcript
+
+try:
+    from streamkit.testing._server import LocalServer, RecordedRequest, Transcript
+except ModuleNotFoundError as exc:  # pragma: no cover - only without the extra
+    if exc.name not in ("starlette", "uvicorn"):
+        raise
+    raise ModuleNotFoundError(
+        f"streamkit.testing needs {exc.name}: pip install 'streamkit[testing]'", name=exc.name
+    ) from exc
 from streamkit.testing._transcripts import (
     DEMO_TEXT,
     Dialect,

@@ -61,8 +61,8 @@ class Fault:
                 ``{"retry-after-ms": "200"}``.
             body: the body; a mapping is sent as JSON. ``None`` sends the provider's usual JSON
                 error for that status (OpenAI's ``{"error": {"message", "type", "param",
-                "code"}}``, or Anthropic's ``{"type": "error", "error": {...}}`` when the
-                server's dialect is ``anthropic-messages``).
+                "code"}}``; Anthropic's ``{"type": "error", "error": {...}}`` when the server's
+                dialect is ``anthropic-messages``; Google's for ``gemini``).
         """
         return Status(code, dict(headers or {}), body)
 
@@ -386,18 +386,33 @@ _ANTHROPIC_ERRORS: dict[int, tuple[str, str]] = {
     529: ("overloaded_error", "Overloaded"),
 }
 
+_GOOGLE_STATUS: dict[int, str] = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+
 
 def error_body(code: int, dialect: Dialect, message: str | None = None) -> dict[str, Any]:
     """The provider's usual JSON error body for HTTP status ``code``.
 
     Args:
         code: the HTTP status.
-        dialect: ``anthropic-messages`` gives Anthropic's shape, anything else OpenAI's.
+        dialect: ``anthropic-messages`` gives Anthropic's shape, ``gemini`` Google's
+            (``{"error": {"code", "message", "status"}}``), the others OpenAI's.
         message: overrides the usual message.
     """
     if dialect == "anthropic-messages":
         kind, text = _ANTHROPIC_ERRORS.get(code, ("api_error", f"HTTP {code}"))
         return {"type": "error", "error": {"type": kind, "message": message or text}}
+    if dialect == "gemini":
+        status = _GOOGLE_STATUS.get(code, "INTERNAL" if code >= 500 else "INVALID_ARGUMENT")
+        return {"error": {"code": code, "message": message or f"HTTP {code}", "status": status}}
     kind, err_code, text = _OPENAI_ERRORS.get(
         code, ("server_error" if code >= 500 else "invalid_request_error", None, f"HTTP {code}")
     )

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, assert_never
+from urllib.parse import parse_qsl
 
 import anyio
 import uvicorn
@@ -385,6 +386,10 @@ class LocalServer:
         except PrefillError as exc:
             content = json.dumps(error_body(400, self.dialect, str(exc))).encode()
             reply = StatusReply(400, {"content-type": "application/json"}, content)
+        except IndexError as exc:  # a fault names an event this attempt does not have
+            message = f"streamkit.testing: {fault!r} does not fit this attempt: {exc}"
+            content = json.dumps(error_body(500, self.dialect, message)).encode()
+            reply = StatusReply(500, {"content-type": "application/json"}, content)
         if isinstance(reply, StatusReply):
             response = Response(
                 reply.body, status_code=reply.status, headers={**reply_headers, **reply.headers}
@@ -413,8 +418,7 @@ class LocalServer:
             last = record.headers.get("last-event-id", "").strip()
             if last.isdigit():
                 blocks = after_event_id(blocks, int(last))
-        query = dict(part.partition("=")[::2] for part in record.query.split("&") if part)
-        starting_after = query.get("starting_after", "")
+        starting_after = dict(parse_qsl(record.query)).get("starting_after", "")
         if starting_after.lstrip("-").isdigit():
             blocks = after_sequence_number(blocks, int(starting_after))
         if self.dialect in ("openai-chat", "anthropic-messages"):
@@ -448,6 +452,8 @@ class LocalServer:
                 await self._sleep(step.seconds)
             elif isinstance(step, Abort):
                 return True
+            else:
+                assert_never(step)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return False
 
