@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import read_real
 
 import streamkit as sk
+from conftest import read_real
 
 KEY = "sk-canary-7f3a9c1e5b2d4f6a8c0e"
 RAW_NAME = "openai-chat-text-include-usage.sse"

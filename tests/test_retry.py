@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from datetime import UTC, datetime
+from email.utils import format_datetime
 
 import pytest
 
@@ -108,7 +108,9 @@ def test_backoff_doubles_with_jitter_and_cap() -> None:
 def test_retry_after_is_honoured_exactly() -> None:
     policy = RetryPolicy()
     assert policy.next_delay(status(429, **{"retry-after": "2"}), attempt=1, elapsed_s=0) == 2.0
-    assert policy.next_delay(status(503, **{"retry-after-ms": "200"}), attempt=1, elapsed_s=0) == 0.2
+    assert (
+        policy.next_delay(status(503, **{"retry-after-ms": "200"}), attempt=1, elapsed_s=0) == 0.2
+    )
 
 
 def test_retry_after_over_the_cap_gives_up() -> None:
@@ -121,7 +123,9 @@ def test_retry_after_over_the_cap_gives_up() -> None:
 def test_garbage_retry_after_falls_back_to_backoff() -> None:
     policy = RetryPolicy(jitter=0.0)
     for value in ["inf", "nan", "-5", "soon", "9" * 5000]:
-        assert policy.next_delay(status(429, **{"retry-after": value}), attempt=2, elapsed_s=0) == 2.0
+        assert (
+            policy.next_delay(status(429, **{"retry-after": value}), attempt=2, elapsed_s=0) == 2.0
+        )
 
 
 def test_attempts_run_out() -> None:
@@ -146,7 +150,9 @@ def test_non_retryable_errors() -> None:
     assert policy.next_delay(status(400), attempt=1, elapsed_s=0) is None
 
 
-@pytest.mark.parametrize("bad", [{"max_attempts": 0}, {"initial_delay": -1.0}, {"max_delay": float("inf")}])
+@pytest.mark.parametrize(
+    "bad", [{"max_attempts": 0}, {"initial_delay": -1.0}, {"max_delay": float("inf")}]
+)
 def test_policy_validates(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         RetryPolicy(**bad)  # type: ignore[arg-type]

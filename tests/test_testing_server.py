@@ -29,7 +29,7 @@ from streamkit.testing import (
 from streamkit.testing._faults import Abort, Sleep, StreamReply, Write, plan_reply
 from streamkit.testing._transcripts import split_blocks
 
-FIXTURES = Path(os.environ.get("STREAMKIT_FIXTURES", "/work/shared/fixtures/real"))
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
 OPENAI = "openai-chat-text-include-usage.sse"
 CHAT = "/chat/completions"
 

@@ -11,7 +11,7 @@ Quickstart::
         print(s.result.usage)
 """
 
-from streamkit import errors, providers, sse
+from streamkit import errors, offline, pricing, providers, sse, tracker
 from streamkit._session import ResumeMode, StreamSession
 from streamkit._version import __version__
 from streamkit.async_client import AsyncStream, AsyncStreamingClient
@@ -53,10 +53,12 @@ from streamkit.events import (
     UsageEvent,
 )
 from streamkit.metrics import StreamMetrics
+from streamkit.pricing import ModelPrice, PriceTable, PriceTier, UnknownModelWarning
 from streamkit.reassembly import Reassembler
 from streamkit.result import ChoiceResult, StreamResult, ToolCall
 from streamkit.retry import RetryPolicy
 from streamkit.sse import ServerSentEvent, SSEDecoder
+from streamkit.tracker import CostAccount, CostReport, CostTracker, ModelCost, StreamCost
 from streamkit.usage import Usage
 
 __all__ = [
@@ -71,12 +73,19 @@ __all__ = [
     "BudgetExceededError",
     "ChoiceResult",
     "ChunkDecodeError",
+    "CostAccount",
+    "CostReport",
+    "CostTracker",
     "DeltaEvent",
     "FinishEvent",
     "InternalServerError",
+    "ModelCost",
+    "ModelPrice",
     "NotFoundError",
     "OverloadedError",
     "PermissionDeniedError",
+    "PriceTable",
+    "PriceTier",
     "ProviderError",
     "QueueFullError",
     "RateLimitError",
@@ -91,6 +100,7 @@ __all__ = [
     "SSEError",
     "ServerSentEvent",
     "Stream",
+    "StreamCost",
     "StreamInterruptedError",
     "StreamMetrics",
     "StreamOrderError",
@@ -105,10 +115,14 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "UnexpectedContentTypeError",
+    "UnknownModelWarning",
     "Usage",
     "UsageEvent",
     "__version__",
     "errors",
+    "offline",
+    "pricing",
     "providers",
     "sse",
+    "tracker",
 ]

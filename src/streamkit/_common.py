@@ -97,7 +97,9 @@ class ClientConfig:
             spec = spec.with_headers(**self.headers)
         account = None
         if self.tracker is not None:
-            account = self.tracker.open_stream(model=model, provider=self.provider)
+            account = self.tracker.open_stream(
+                model=model, provider=self.provider, prompt_chars=prompt_chars(messages)
+            )
         return StreamSession(
             dialect=self.dialect,
             request=spec,

@@ -380,6 +380,17 @@ class StreamSession:
             self._account.note(event)
         return RetryPlan(events=[event], delay_s=delay)
 
+    def abandon(self, now: float) -> None:
+        """The user closed the stream before its end: account what was received."""
+        if self.finished or (self._state == "idle" and self.attempt == 0):
+            return
+        self._capture_ids()
+        self._account_broken_attempt()
+        self._state = "failed"
+        self.metrics.end(now)
+        if self._account is not None:
+            self._account.close(self.snapshot(now), None)
+
     def _plan_resume(self) -> tuple[RequestSpec, AttemptMode, ResumeStrategy] | None:
         mode = self._resume
         if mode == "off":

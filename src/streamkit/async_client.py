@@ -6,8 +6,8 @@ lives in the sans-I/O :class:`~streamkit._session.StreamSession`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
@@ -99,6 +99,7 @@ class AsyncStream(StreamState):
     async def aclose(self) -> None:
         """Close the connection; iteration stops. Safe to call twice."""
         self._closed = True
+        self._session.abandon(self._client._clock())
         await self._close_response()
 
     async def _close_response(self) -> None:
@@ -158,7 +159,7 @@ class AsyncStream(StreamState):
         if needs_body(response):
             body = bytearray()
             async with aclosing(
-                cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+                cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
             ) as pieces:
                 async for piece in pieces:
                     body += piece
@@ -167,7 +168,7 @@ class AsyncStream(StreamState):
             error = check_response(response, bytes(body))
             if error is not None:
                 raise error
-        self._chunks = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+        self._chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
         self._buffer.extend(session.opened(client._clock()))
 
 

@@ -125,7 +125,9 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         ) as client:
             stream = client.stream(
                 model="gpt-4.1",
-                messages=[{"role": "user", "content": "Why do LLM streams need a resumable client?"}],
+                messages=[
+                    {"role": "user", "content": "Why do LLM streams need a resumable client?"}
+                ],
             )
             with stream:
                 _print_stream(stream, printer)
@@ -178,7 +180,11 @@ def _cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
 def _cmd_prices(args: argparse.Namespace, out: TextIO) -> int:
     from streamkit._prices_cli import prices_command
 
-    out.write(prices_command(args.input_tokens, args.output_tokens, args.model) + "\n")
+    try:
+        out.write(prices_command(args.input_tokens, args.output_tokens, args.model) + "\n")
+    except (ValueError, LookupError) as err:
+        sys.stderr.write(f"streamkit prices: {err}\n")
+        return 2
     return 0
 
 

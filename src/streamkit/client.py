@@ -104,6 +104,7 @@ class Stream(StreamState):
     def close(self) -> None:
         """Close the connection; iteration stops. Safe to call twice."""
         self._closed = True
+        self._session.abandon(self._client._clock())
         self._close_response()
 
     def _close_response(self) -> None:
@@ -157,7 +158,7 @@ class Stream(StreamState):
         self._response = response
         if needs_body(response):
             body = bytearray()
-            with closing(cast(Generator[bytes, None, None], response.iter_bytes())) as pieces:
+            with closing(cast("Generator[bytes, None, None]", response.iter_bytes())) as pieces:
                 for piece in pieces:
                     body += piece
                     if len(body) >= ERROR_BODY_LIMIT:
@@ -165,7 +166,7 @@ class Stream(StreamState):
             error = check_response(response, bytes(body))
             if error is not None:
                 raise error
-        self._chunks = cast(Generator[bytes, None, None], response.iter_bytes())
+        self._chunks = cast("Generator[bytes, None, None]", response.iter_bytes())
         self._buffer.extend(session.opened(client._clock()))
 
     def __del__(self) -> None:

@@ -5,7 +5,9 @@ each server-sent event (with the event's SSE ``id`` and, for protocols that numb
 events, its sequence number) and returns the events to deliver to the user:
 
 - **Duplicates and replays are dropped** by SSE event id (an id already delivered,
-  e.g. a server that ignores ``Last-Event-ID`` and starts over), by sequence number
+  e.g. a server that ignores ``Last-Event-ID`` and starts over; a numeric id lower than
+  one already delivered and never seen raises :class:`~streamkit.errors.StreamOrderError`,
+  as SSE ids give no sequence to restore the order from), by sequence number
   (OpenAI Responses ``sequence_number``), or — in ``"replay"`` attempts — by text
   offset: the replayed text of every channel (text, reasoning, refusal, each tool
   call's arguments, per choice) is compared with what was already delivered, and
@@ -87,6 +89,13 @@ class _Choice:
 _Channel = tuple[str, int, int]
 
 
+def _id_key(event_id: str) -> str | int:
+    # numeric ids are kept as ints (smaller, and ordered for late-arrival detection)
+    if event_id.isascii() and event_id.isdigit() and len(event_id) < 19:
+        return int(event_id)
+    return event_id
+
+
 class Reassembler:
     """Assembles delta events into a :class:`~streamkit.StreamResult`, exactly once.
 
@@ -112,7 +121,7 @@ class Reassembler:
         self._attempt_last_id = ""
         self._dropping_id = False
         self._max_numeric_id: int | None = None
-        self._seen_ids: set[str] = set()
+        self._seen_ids: set[str | int] = set()
         # sequence numbers
         self._next_seq: int | None = None
         self._pending: dict[int, tuple[list[DeltaEvent], str]] = {}
@@ -263,23 +272,27 @@ class Reassembler:
 
     def _is_duplicate_id(self, event_id: str) -> bool:
         if event_id != self._attempt_last_id:
-            # this event carries its own id field
+            # this event carries its own id field (not one inherited from an earlier event)
             self._attempt_last_id = event_id
-            if event_id.isascii() and event_id.isdigit():
-                self._dropping_id = (
-                    self._max_numeric_id is not None and int(event_id) <= self._max_numeric_id
+            key = _id_key(event_id)
+            self._dropping_id = key in self._seen_ids
+            if (
+                not self._dropping_id
+                and isinstance(key, int)
+                and self._max_numeric_id is not None
+                and key < self._max_numeric_id
+            ):
+                raise StreamOrderError(
+                    f"event id {event_id} arrived after id {self._max_numeric_id}: "
+                    "SSE ids carry no sequence to restore the order from"
                 )
-            else:
-                self._dropping_id = event_id in self._seen_ids
         return self._dropping_id
 
     def _remember_id(self, event_id: str) -> None:
-        if event_id.isascii() and event_id.isdigit():
-            value = int(event_id)
-            if self._max_numeric_id is None or value > self._max_numeric_id:
-                self._max_numeric_id = value
-        else:
-            self._seen_ids.add(event_id)
+        key = _id_key(event_id)
+        self._seen_ids.add(key)
+        if isinstance(key, int) and (self._max_numeric_id is None or key > self._max_numeric_id):
+            self._max_numeric_id = key
 
     def _push_numbered(self, events: list[DeltaEvent], seq: int, event_id: str) -> list[DeltaEvent]:
         expected = self._next_seq

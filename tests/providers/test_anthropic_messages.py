@@ -487,3 +487,65 @@ def test_extras_merge_of_a_continuation() -> None:
     assert first.merged(ProviderExtras()).logprobs == first.logprobs
     assert ProviderExtras().is_empty
     assert not first.is_empty
+
+
+def test_events_with_missing_fields_are_harmless() -> None:
+    decoder = AnthropicMessagesDecoder()
+    stream = [
+        '{"type":"message_start"}',
+        '{"type":"message_start","message":{"id":"msg_1"}}',
+        '{"type":"message_start","message":{"id":"msg_2","model":"m"}}',
+        '{"type":"content_block_start","index":0}',
+        '{"type":"content_block_delta","index":0}',
+        '{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""}}',
+        '{"type":"content_block_delta","index":5,"delta":{"type":"thinking_delta","thinking":"t"}}',
+        '{"type":"content_block_delta","index":5,"delta":{"type":"thinking_delta","thinking":""}}',
+        '{"type":"content_block_delta","index":5,"delta":{"type":"signature_delta","signature":"s"}}',
+        '{"type":"content_block_delta","index":5,"delta":{"type":"input_json_delta","partial_json":"{"}}',
+        '{"type":"content_block_start","index":1,"content_block":{"type":"redacted_thinking"}}',
+        '{"type":"content_block_start","index":2,"content_block":{"type":"image"}}',
+        '{"type":"content_block_stop"}',
+        '{"type":"message_delta"}',
+        '{"type":"message_delta","delta":{}}',
+    ]
+    events = [e for data in stream for e in decoder.decode(sse(data))]
+    assert events == [ReasoningDelta(text="t"), ToolCallDelta(tool_index=5, arguments="{")]
+    assert (decoder.response_id, decoder.model) == ("msg_1", "m")
+    assert not decoder.complete_at_eof()
+    assert decoder.extras().is_empty
+
+
+def test_system_blocks_and_odd_prefill_targets() -> None:
+    dialect = AnthropicMessagesDialect()
+    spec = dialect.build_request(
+        base_url="http://x",
+        api_key="k",
+        model="m",
+        messages=[
+            {"role": "system", "content": {"type": "text", "text": "A", "cache_control": {}}},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": None},
+        ],
+        params={},
+    )
+    assert spec.json is not None
+    assert spec.json["system"] == [{"type": "text", "text": "A", "cache_control": {}}]
+    resumed = dialect.build_prefill_request(spec, "Hey")
+    assert resumed is not None
+    assert resumed.json is not None
+    assert resumed.json["messages"][-1] == {"role": "assistant", "content": "Hey"}
+    assert len(resumed.json["messages"]) == 3
+    no_body = spec.__class__("POST", "http://x/messages")
+    assert dialect.build_prefill_request(no_body, "Hey") is None
+
+
+def test_system_message_without_content_is_skipped() -> None:
+    spec = AnthropicMessagesDialect().build_request(
+        base_url="http://x",
+        api_key="k",
+        model="m",
+        messages=[{"role": "system", "content": None}, {"role": "system", "content": "B"}],
+        params={},
+    )
+    assert spec.json is not None
+    assert spec.json["system"] == [{"type": "text", "text": "B"}]

@@ -55,6 +55,7 @@ def test_all_recordings_are_covered() -> None:
         (b'data: {"object":"chat.completion.chunk"}\n\n', "openai-chat"),
         (b": comment only\n\n", "openai-chat"),
         (b"data: [DONE]\n\n", "openai-chat"),
+        (b'data: [1, 2]\n\ndata: "candidates"\n\n', "openai-chat"),
         (b"", "openai-chat"),
         (b"data: " + b"x" * 100 + b"\n\n", "openai-chat"),
     ],

@@ -20,6 +20,7 @@ from streamkit.providers.gemini import (
     _parse_json_path,
     _PartialArg,
     _PartialArgsWriter,
+    gemini_contents,
 )
 from streamkit.usage import Usage
 
@@ -600,3 +601,119 @@ def test_dialect_attributes() -> None:
         is None
     )
     assert isinstance(dialect.new_decoder(), GeminiDecoder)
+
+
+def test_chunks_with_missing_fields_are_harmless() -> None:
+    decoder = GeminiDecoder()
+    stream = [
+        _chunk(candidates=[{}]),
+        _chunk(candidates=[{"content": {}}]),
+        _chunk(candidates=[{"content": {"parts": [{"functionCall": {}}]}}]),
+        _chunk(candidates=[{"citationMetadata": {"citationSources": ["x"]}}]),
+        _chunk(candidates=[{"index": 2, "groundingMetadata": {"x": 1}}]),
+        _chunk(promptFeedback={}),
+        _chunk(usageMetadata={"trafficType": "ON_DEMAND"}),
+    ]
+    events = [e for data in stream for e in decoder.decode(sse(data))]
+    assert events == []
+    extras = decoder.extras()
+    assert extras.grounding is None  # only candidate 0's is kept
+    assert extras.citations == []
+    assert extras.stop_details == {"promptFeedback": {}}
+    assert GeminiDecoder().extras().is_empty
+
+
+def test_blocked_prompt_after_a_finished_candidate_and_finish_details_merge() -> None:
+    decoder = GeminiDecoder()
+    decoder.decode(sse(_chunk(candidates=[{"finishReason": "SAFETY", "finishMessage": "m"}])))
+    decoder.decode(
+        sse(_chunk(candidates=[{"index": 1, "finishReason": "SAFETY", "safetyRatings": []}]))
+    )
+    assert decoder.decode(sse(_chunk(promptFeedback={"blockReason": "SAFETY"}))) == []
+    assert decoder.extras().stop_details == {
+        "finishMessage": "m",
+        "safetyRatings": [],
+        "promptFeedback": {"blockReason": "SAFETY"},
+    }
+
+
+def test_partial_args_string_interrupted_by_another_path() -> None:
+    pieces = _write(
+        {"jsonPath": "$.a", "stringValue": "x", "willContinue": True},
+        {"jsonPath": "$.b", "numberValue": 1},
+        {"jsonPath": "$.b", "stringValue": "y", "willContinue": True},
+        {"jsonPath": "$.b", "boolValue": False},
+    )
+    assert pieces[1] == '","b":1'
+    assert "".join(pieces).startswith('{"a":"x","b":1,"b":"y","b":false}')
+
+
+def test_tool_message_with_non_json_arguments_and_mapping_content() -> None:
+    contents, system = gemini_contents(
+        [
+            {"role": "system", "content": {"text": "sys"}},
+            {"role": "tool", "name": "f", "content": [1, 2]},
+            {
+                "role": "assistant",
+                "content": "",
+                "tool_calls": [
+                    {"function": {"name": "f", "arguments": "{broken"}},
+                    {"function": {"name": "g", "arguments": {"k": 1}}},
+                ],
+            },
+        ]
+    )
+    assert system == [{"text": "sys"}]
+    assert contents == [
+        {
+            "role": "user",
+            "parts": [{"functionResponse": {"name": "f", "response": {"result": [1, 2]}}}],
+        },
+        {
+            "role": "model",
+            "parts": [
+                {"text": ""},
+                {"functionCall": {"name": "f", "args": {}}},
+                {"functionCall": {"name": "g", "args": {"k": 1}}},
+            ],
+        },
+    ]
+
+
+def test_string_split_over_three_records_and_valueless_records() -> None:
+    pieces = _write(
+        {"jsonPath": "$.s", "stringValue": "a", "willContinue": True},
+        {"jsonPath": "$.s", "stringValue": "b", "willContinue": True},
+        {"jsonPath": "$.s", "stringValue": "c"},
+    )
+    assert pieces == ['{"s":"a', "b", 'c"', "}"]
+    decoder = GeminiDecoder()
+    events = decoder.decode(
+        sse(
+            _chunk(
+                candidates=[
+                    {
+                        "content": {
+                            "parts": [
+                                {
+                                    "functionCall": {
+                                        "name": "f",
+                                        "partialArgs": [{"jsonPath": "$.x"}],
+                                    }
+                                }
+                            ]
+                        }
+                    }
+                ]
+            )
+        )
+    )
+    assert events == [
+        ToolCallDelta(tool_index=0, name="f"),
+        ToolCallDelta(tool_index=0, arguments="{}"),
+    ]
+
+
+def test_unknown_content_items_are_skipped() -> None:
+    contents, _ = gemini_contents([{"role": "user", "content": [None, "x"]}])
+    assert contents == [{"role": "user", "parts": [{"text": "x"}]}]

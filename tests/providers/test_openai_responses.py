@@ -546,3 +546,104 @@ def test_dialect_attributes() -> None:
     assert dialect.resume_strategies == ("starting-after", "replay")
     assert dialect.api_key_env == ("OPENAI_API_KEY",)
     assert isinstance(dialect.new_decoder(), OpenAIResponsesDecoder)
+
+
+def test_events_with_missing_fields_are_harmless() -> None:
+    decoder = OpenAIResponsesDecoder()
+    stream = [
+        _event(type="response.created"),
+        _event(
+            type="response.output_text.delta",
+            delta="",
+            logprobs=[
+                {"token": "a"},
+                {"token": "b", "logprob": -1.0, "top_logprobs": [{"token": "c"}]},
+            ],
+        ),
+        _event(type="response.function_call_arguments.delta", delta="{"),
+        _event(type="response.function_call_arguments.done", arguments="{}"),
+        _event(type="response.output_item.done"),
+        _event(type="response.output_item.done", item={"type": "function_call"}),
+        _event(type="response.output_item.done", output_index=0, item={"type": "reasoning"}),
+        _event(type="response.output_item.done", output_index=0, item={"type": "message"}),
+        _event(type="response.output_item.done", output_index=0, item={}),
+        _event(type="response.output_text.annotation.added"),
+        _event(type="response.output_text.annotation.added", annotation={"type": "file_citation"}),
+        _event(type="response.content_part.added", output_index=0, content_index=0),
+    ]
+    events = [e for data in stream for e in decoder.decode(sse(data))]
+    assert events == []
+    extras = decoder.extras()
+    assert extras.logprobs is not None
+    assert [(lp.token, lp.top_logprobs) for lp in extras.logprobs] == [("b", [])]
+    (citation,) = extras.citations
+    assert citation.type == "file_citation"
+    assert (citation.start_index, citation.end_index, citation.url) == (None, None, None)
+    assert extras.server_tool_results == []
+    (finish,) = decoder.decode(sse(_event(type="response.completed")))
+    assert finish == FinishEvent(finish_reason="stop", raw_finish_reason="completed")
+    (finish,) = OpenAIResponsesDecoder().decode(sse(_event(type="response.incomplete")))
+    assert finish == FinishEvent(finish_reason="incomplete", raw_finish_reason="incomplete")
+
+
+def test_tool_item_added_with_arguments_and_incomplete_status() -> None:
+    decoder = OpenAIResponsesDecoder()
+    added = _event(
+        type="response.output_item.added",
+        output_index=3,
+        item={"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+    )
+    assert decoder.decode(sse(added)) == [
+        ToolCallDelta(tool_index=3, id="c", name="f", arguments="{}")
+    ]
+    done = _event(
+        type="response.output_item.done",
+        output_index=3,
+        item={"type": "function_call", "arguments": "{}", "status": "incomplete"},
+    )
+    assert decoder.decode(sse(done)) == []
+    assert decoder.extras().incomplete_tool_calls == [3]
+
+
+def test_nested_error_without_message_uses_the_top_level_one() -> None:
+    payload = _event(type="error", error={"type": "server_error"}, message="try again", code=500)
+    with pytest.raises(ProviderError, match="try again") as info:
+        OpenAIResponsesDecoder().decode(sse(payload))
+    assert info.value.code == 500
+    assert info.value.error_type == "server_error"
+
+
+def test_odd_content_parts() -> None:
+    assert input_items(
+        [
+            {"role": "user", "content": ["raw", {"type": "input_file", "file_id": "f1"}]},
+            {"role": "user", "content": [{"type": "image_url", "image_url": "https://x/a.png"}]},
+            {"role": "assistant", "tool_calls": [{"id": "c", "function": {"name": "f"}}]},
+            {"role": "user", "name": "bob"},
+        ]
+    ) == [
+        {"role": "user", "content": ["raw", {"type": "input_file", "file_id": "f1"}]},
+        {"role": "user", "content": [{"type": "input_image", "image_url": "https://x/a.png"}]},
+        {"type": "function_call", "call_id": "c", "name": "f", "arguments": ""},
+        {"role": "user", "content": ""},
+    ]
+
+
+def test_incomplete_response_keeps_closed_calls_complete() -> None:
+    decoder = OpenAIResponsesDecoder()
+    for data in [
+        _event(
+            type="response.output_item.added",
+            output_index=0,
+            item={"type": "function_call", "call_id": "a", "name": "f"},
+        ),
+        _event(type="response.function_call_arguments.done", output_index=0, arguments="{}"),
+        _event(
+            type="response.output_item.added",
+            output_index=1,
+            item={"type": "function_call", "call_id": "b", "name": "f"},
+        ),
+        _event(type="response.incomplete", response={"incomplete_details": {"reason": "x"}}),
+    ]:
+        decoder.decode(sse(data))
+    assert decoder.extras().incomplete_tool_calls == [1]

@@ -68,25 +68,8 @@ class _Choice(BaseModel):
     finish_reason: str | None = None
 
 
-class _PromptDetails(BaseModel):
-    cached_tokens: int | None = None
-
-
-class _CompletionDetails(BaseModel):
-    reasoning_tokens: int | None = None
-
-
-class _Usage(BaseModel):
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    total_tokens: int | None = None
-    prompt_tokens_details: _PromptDetails | None = None
-    completion_tokens_details: _CompletionDetails | None = None
-    prompt_cache_hit_tokens: int | None = None
-
-
 class _XGroq(BaseModel):
-    usage: _Usage | None = None
+    usage: dict[str, Any] | None = None
 
 
 class _Error(BaseModel):
@@ -99,7 +82,7 @@ class _Chunk(BaseModel):
     id: str | None = None
     model: str | None = None
     choices: list[_Choice] | None = None
-    usage: _Usage | None = None
+    usage: dict[str, Any] | None = None
     x_groq: _XGroq | None = None
     error: _Error | str | None = None
 
@@ -113,24 +96,9 @@ _CHUNK = TypeAdapter(_Chunk)
 _ERROR = TypeAdapter(_ErrorEnvelope)
 
 
-def chunk_usage(u: _Usage) -> Usage:
-    """Map an OpenAI-style usage object onto :class:`Usage` (see ``streamkit.usage``)."""
-    cached = u.prompt_tokens_details.cached_tokens if u.prompt_tokens_details else None
-    if cached is None:
-        cached = u.prompt_cache_hit_tokens
-    reasoning = (
-        u.completion_tokens_details.reasoning_tokens if u.completion_tokens_details else None
-    )
-    total = u.total_tokens
-    if total is None and u.prompt_tokens is not None and u.completion_tokens is not None:
-        total = u.prompt_tokens + u.completion_tokens
-    return Usage(
-        input_tokens=u.prompt_tokens,
-        cached_input_tokens=cached,
-        output_tokens=u.completion_tokens,
-        reasoning_tokens=reasoning,
-        total_tokens=total,
-    )
+def chunk_usage(usage: dict[str, Any]) -> Usage:
+    """Map an OpenAI-style usage object onto :class:`Usage` (see :meth:`Usage.from_openai`)."""
+    return Usage.from_openai(usage)
 
 
 def _parts_text(parts: list[_Part], index: int, out: list[DeltaEvent]) -> None:
