@@ -35,6 +35,10 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncStream", "AsyncStreamingClient"]
 
+#: After closing a response, read at most this many already-buffered pieces so that
+#: httpx's nested async generators finish (trio warns about unfinished ones).
+_DRAIN_READS_AFTER_CLOSE = 64
+
 
 class AsyncStream(StreamState):
     """One streamed response: an async iterator of :data:`~streamkit.DeltaEvent`.
@@ -112,7 +116,9 @@ class AsyncStream(StreamState):
                     # httpx nests async generators; reading once from the closed
                     # stream ends every level, so none is left for trio's finalizer
                     with contextlib.suppress(Exception):
-                        await anext(chunks, None)
+                        for _ in range(_DRAIN_READS_AFTER_CLOSE):
+                            if await anext(chunks, None) is None:
+                                break
                     await chunks.aclose()
 
     async def _step(self) -> None:

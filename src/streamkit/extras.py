@@ -5,7 +5,7 @@ that callers need to keep: Anthropic citations, thinking signatures and redacted
 thinking (required to send a thinking turn back), server-tool results, Gemini
 grounding metadata and thought signatures, OpenAI Responses logprobs and
 encrypted reasoning. Every stream decoder collects them and returns a
-:class:`ProviderExtras` from its ``extras()`` method; nothing is dropped.
+:class:`ProviderExtras` from its ``extras()`` method.
 
 Unknown is ``None`` (or an empty list), never a made-up value. Raw provider
 objects are kept as plain ``dict`` values exactly as received (JSON-decoded), so
@@ -122,7 +122,8 @@ class ProviderExtras(_Frozen):
     server_tool_results: list[dict[str, Any]] = Field(default_factory=list)
     """Results of provider-run tools as received (Anthropic ``*_tool_result`` blocks
     with their ``index`` added; Responses ``web_search_call``/``file_search_call``/...
-    output items)."""
+    output items; Gemini code execution ``executableCode``/``codeExecutionResult``
+    parts with the candidate ``index``)."""
     incomplete_tool_calls: list[int] = Field(default_factory=list)
     """``tool_index`` values (choice 0) of tool calls the stream never closed, e.g.
     Anthropic stopping at ``max_tokens`` in the middle of a tool's JSON: their

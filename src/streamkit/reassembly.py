@@ -122,6 +122,9 @@ class Reassembler:
         self._dropping_id = False
         self._max_numeric_id: int | None = None
         self._seen_ids: set[str | int] = set()
+        # the last event with an id: an event repeating both its id and its content is a
+        # duplicate (SSE gives no way to tell "same id field" from "id inherited")
+        self._last_id_events: tuple[str, list[DeltaEvent]] = ("", [])
         # sequence numbers
         self._next_seq: int | None = None
         self._pending: dict[int, tuple[list[DeltaEvent], str]] = {}
@@ -145,6 +148,7 @@ class Reassembler:
         self._mode = mode
         self._attempt_last_id = ""
         self._dropping_id = False
+        self._last_id_events = ("", [])
         self._attempt_chars = 0
         if mode != "continue":
             self._next_seq = None
@@ -259,10 +263,14 @@ class Reassembler:
             ReplayDivergedError: a replay differs from the delivered text.
             StreamOrderError: more than ``max_pending`` events wait for a gap.
         """
-        if event_id and self._mode != "replay" and self._is_duplicate_id(event_id):
-            if self._mode == "continue":
-                self._verify(events)
-            return []
+        if event_id and self._mode != "replay":
+            if self._is_duplicate_id(event_id) or (
+                event_id == self._last_id_events[0] and events == self._last_id_events[1]
+            ):
+                if self._mode == "continue":
+                    self._verify(events)
+                return []
+            self._last_id_events = (event_id, events)
         if sequence is not None:
             return self._push_numbered(events, sequence, event_id)
         out = self._apply(events)

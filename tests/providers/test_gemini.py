@@ -717,3 +717,18 @@ def test_string_split_over_three_records_and_valueless_records() -> None:
 def test_unknown_content_items_are_skipped() -> None:
     contents, _ = gemini_contents([{"role": "user", "content": [None, "x"]}])
     assert contents == [{"role": "user", "parts": [{"text": "x"}]}]
+
+
+def test_code_execution_parts_are_kept() -> None:
+    decoder = GeminiDecoder()
+    parts = [
+        {"executableCode": {"language": "PYTHON", "code": "print(1)"}},
+        {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "1\n"}},
+        {"text": "It prints 1."},
+    ]
+    events = decoder.decode(sse(_chunk(candidates=[{"content": {"parts": parts}}])))
+    assert events == [TextDelta(text="It prints 1.")]
+    assert decoder.extras().server_tool_results == [
+        {"index": 0, "executableCode": {"language": "PYTHON", "code": "print(1)"}},
+        {"index": 0, "codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "1\n"}},
+    ]

@@ -87,6 +87,8 @@ class _Part(BaseModel):
     thought: bool | None = None
     thoughtSignature: str | None = None
     functionCall: _FunctionCall | None = None
+    executableCode: dict[str, Any] | None = None
+    codeExecutionResult: dict[str, Any] | None = None
 
 
 class _Content(BaseModel):
@@ -321,7 +323,8 @@ class GeminiDecoder:
         - An ``error`` object raises :class:`~streamkit.errors.ProviderError`.
         - There is no terminal marker: EOF is complete once every candidate seen
           has finished (:meth:`complete_at_eof`).
-        - ``thoughtSignature``, ``groundingMetadata``, ``citationMetadata``,
+        - ``thoughtSignature``, ``groundingMetadata``, ``citationMetadata``, the code
+          execution tool's ``executableCode``/``codeExecutionResult`` parts,
           ``finishMessage``/``safetyRatings`` and the raw usage go to :meth:`extras`.
         - Within one chunk the events come in this order: content, usage, finishes.
     """
@@ -332,6 +335,7 @@ class GeminiDecoder:
         "_grounding",
         "_last_usage",
         "_raw_usage",
+        "_server_results",
         "_signatures",
         "_stop_details",
         "model",
@@ -345,6 +349,7 @@ class GeminiDecoder:
         self._last_usage: Usage | None = None
         self._raw_usage: dict[str, Any] | None = None
         self._signatures: list[Signature] = []
+        self._server_results: list[dict[str, Any]] = []
         self._citations: list[Citation] = []
         self._grounding: dict[str, Any] | None = None
         self._stop_details: dict[str, Any] | None = None
@@ -454,6 +459,12 @@ class GeminiDecoder:
                 out.append(ReasoningDelta(text=text, index=index))
             else:
                 out.append(TextDelta(text=text, index=index))
+        if part.executableCode is not None:
+            self._server_results.append({"index": index, "executableCode": part.executableCode})
+        if part.codeExecutionResult is not None:
+            self._server_results.append(
+                {"index": index, "codeExecutionResult": part.codeExecutionResult}
+            )
         tool_index = None
         if part.functionCall is not None:
             tool_index = self._function_call(part.functionCall, index, state, out)
@@ -580,6 +591,7 @@ class GeminiDecoder:
         return ProviderExtras(
             citations=list(self._citations),
             signatures=list(self._signatures),
+            server_tool_results=list(self._server_results),
             incomplete_tool_calls=sorted(incomplete),
             grounding=self._grounding,
             stop_details=dict(self._stop_details) if self._stop_details is not None else None,
