@@ -1,6 +1,6 @@
 """Both client shells against streamkit.testing.LocalServer with injected faults.
 
-Every fault × sync/async (asyncio and trio): attempts made, sleeps taken (recorded,
+Every fault x sync/async (asyncio and trio): attempts made, sleeps taken (recorded,
 not slept), events delivered exactly once, typed errors and their attributes.
 """
 
