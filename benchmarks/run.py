@@ -766,6 +766,37 @@ def import_times(modules: Sequence[str], repeats: int) -> dict[str, float]:
     return out
 
 
+def _installed(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def importtime_top(module: str, top: int = 12) -> list[tuple[str, float, float]]:
+    """The biggest imports (cumulative µs) under ``import module``, from ``-X importtime``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT / "src"), env.get("PYTHONPATH")]))
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", f"import {module}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rows = []
+    for line in proc.stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        self_us, cum_us, name = line.removeprefix("import time:").split("|")
+        depth = (len(name) - len(name.lstrip())) // 2
+        if depth <= 3:
+            rows.append((name.strip(), float(cum_us), float(self_us)))
+    rows.sort(key=lambda r: -r[1])
+    return rows[:top]
+
+
 # ---------------------------------------------------------------------------------------------
 # where streamkit's time goes: cumulative stages (no profiler) and cProfile
 # ---------------------------------------------------------------------------------------------
@@ -956,7 +987,7 @@ class Report:
         self.lines.append("")
 
 
-def case_table(rep: Report, res: CaseResult, cols: Sequence[Column], peaks: dict[str, int] | None) -> None:
+def case_table(rep: Report, res: CaseResult, cols: Sequence[Column]) -> None:
     t = res.case.transcript
     floor_us = res.us_per_event("json")
     sdk = "openai" if "openai" in res.median_s else "anthropic" if "anthropic" in res.median_s else None
@@ -971,8 +1002,6 @@ def case_table(rep: Report, res: CaseResult, cols: Sequence[Column], peaks: dict
     header = ["column", "µs/event", "events/s", "× json floor"]
     if sdk:
         header.append(f"speed-up vs {sdk} SDK")
-    if peaks:
-        header.append("peak memory")
     rows = []
     for col in cols:
         if col.key not in res.median_s:
@@ -988,8 +1017,6 @@ def case_table(rep: Report, res: CaseResult, cols: Sequence[Column], peaks: dict
         ]
         if sdk_us is not None:
             row.append(fmt_x(sdk_us / us))
-        if peaks:
-            row.append(fmt_mib(peaks[col.key]) if col.key in peaks else "")
         rows.append(row)
     rep.table(header, rows)
 
@@ -1000,18 +1027,31 @@ def case_table(rep: Report, res: CaseResult, cols: Sequence[Column], peaks: dict
 
 
 @dataclass
+class CaseSpec:
+    make: Callable[[int], Transcript]
+    chunks: int
+    pieces: list[int | str]
+    skip: frozenset[str] = frozenset()
+    """Column keys left out (too slow to repeat at this size)."""
+    repeats: int | None = None
+
+
+@dataclass
 class Plan:
     quick: bool
     repeats: int
-    cases: list[tuple[Callable[[int], Transcript], int, list[int | str]]]
+    cases: list[CaseSpec]
     memory_sizes: list[int]
-    memory_skip_over: dict[str, int]
+    memory_max: dict[str, int]
+    """Largest transcript a column's memory is measured on (tracemalloc is slow)."""
     loop_chunks: int
     paced_chunks: int
     paced_us: int
     conc: list[tuple[int, int, list[str], int]]  # (streams, chunks, kinds, repeats)
     conc_paced: tuple[int, int, int] | None  # (streams, chunks, pause_us)
+    import_modules: list[str]
     import_repeats: int
+    stage_repeats: int
 
 
 def make_plan(quick: bool, repeats: int | None) -> Plan:
@@ -1020,40 +1060,45 @@ def make_plan(quick: bool, repeats: int | None) -> Plan:
             quick=True,
             repeats=repeats or 3,
             cases=[
-                (openai_text, 1000, [16384, 1]),
-                (openai_text, 10_000, [16384]),
+                CaseSpec(openai_text, 1000, [16384]),
+                CaseSpec(openai_text, 1000, [1], skip=frozenset({"openai-helper"})),
+                CaseSpec(openai_text, 10_000, [16384]),
             ],
             memory_sizes=[1000, 10_000],
-            memory_skip_over={"openai-helper": 1000},
+            memory_max={"openai-helper": 0, "openai": 1000},
             loop_chunks=2000,
             paced_chunks=0,
             paced_us=0,
-            conc=[(100, 1000, ["sk-async", "openai-async"], 1)],
+            conc=[(100, 200, ["sk-async", "openai-async"], 1)],
             conc_paced=None,
-            import_repeats=5,
+            import_modules=["streamkit", "openai"],
+            import_repeats=3,
+            stage_repeats=0,
         )
     return Plan(
         quick=False,
         repeats=repeats or 5,
         cases=[
-            (openai_text, 1000, [1, 1024, 16384, "event"]),
-            (openai_text, 10_000, [1024, 16384, "event"]),
-            (openai_text, 100_000, [16384]),
-            (openai_tools, 10_000, [16384]),
-            (anthropic_text, 10_000, [16384]),
+            CaseSpec(openai_text, 1000, [1, 1024, 16384, "event"]),
+            CaseSpec(openai_text, 10_000, [16384, "event"]),
+            CaseSpec(openai_text, 100_000, [16384], skip=frozenset({"openai-helper"}), repeats=3),
+            CaseSpec(openai_tools, 10_000, [16384]),
+            CaseSpec(anthropic_text, 10_000, [16384]),
         ],
         memory_sizes=[1000, 10_000, 100_000],
-        memory_skip_over={"openai": 10_000, "openai-helper": 10_000},
+        memory_max={"openai": 10_000, "openai-helper": 10_000},
         loop_chunks=10_000,
         paced_chunks=1000,
         paced_us=1000,
         conc=[
-            (100, 1000, ["httpx-async", "sk-async", "openai-async"], 3),
-            (500, 1000, ["sk-async", "openai-async"], 1),
+            (100, 1000, ["httpx-async", "sk-async", "openai-async"], 2),
+            (500, 200, ["sk-async", "openai-async"], 1),
             (1000, 1000, ["sk-async"], 1),
         ],
         conc_paced=(100, 200, 10_000),
-        import_repeats=11,
+        import_modules=["streamkit", "httpx", "openai", "anthropic"],
+        import_repeats=7,
+        stage_repeats=9,
     )
 
 
@@ -1099,31 +1144,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     command = "python " + " ".join(shlex.quote(a) for a in ["benchmarks/run.py", *sys.argv[1:]])
-    rep = Report()
     cols = columns()
     by_key = {c.key: c for c in cols}
     results: dict[str, CaseResult] = {}
-    body: list[str] = []
-    rep.lines = body
 
     # ---- in-memory tables ----------------------------------------------------------------
-    peaks: dict[tuple[str, int], dict[str, int]] = {}
-    if any(wanted(f"inmemory:{fn(200).name.rsplit('-', 1)[0]}") for fn, _, _ in plan.cases) or wanted("memory"):
+    specs = []
+    for spec in plan.cases:
+        t = spec.make(spec.chunks)
+        names = [f"inmemory:{t.name}@{piece_label(p)}" for p in spec.pieces]
+        if any(wanted(n) for n in names):
+            specs.append((spec, t))
+    if specs or wanted("memory"):
         log("warming up every column (and checking each reassembles the text) ...")
-        for fn in {fn for fn, _, _ in plan.cases}:
-            warm_up(cols, fn, 16384)
-    inmem_sections: list[tuple[CaseResult, dict[str, int] | None]] = []
-    for fn, n, pieces_list in plan.cases:
-        t = fn(n)
-        for piece in pieces_list:
+        for make in {spec.make for spec, _ in specs} | ({openai_text} if wanted("memory") else set()):
+            warm_up(cols, make, 16384)
+    inmem_sections: list[CaseResult] = []
+    for spec, t in specs:
+        for piece in spec.pieces:
             case = Case(t, piece, split_pieces(t.body, piece))
             if not wanted(f"inmemory:{case.name}"):
                 continue
-            reps = plan.repeats if n <= 10_000 else max(3, plan.repeats - 2)
+            reps = spec.repeats or plan.repeats
             log(f"in-memory {case.name}: {reps} repeats ...")
-            res = run_case(case, cols, reps)
+            res = run_case(case, [c for c in cols if c.key not in spec.skip], reps)
             results[case.name] = res
-            inmem_sections.append((res, None))
+            inmem_sections.append(res)
 
     # ---- memory ---------------------------------------------------------------------------
     mem_rows: dict[str, dict[int, int]] = {}
@@ -1134,7 +1180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             case = Case(t, 16384, split_pieces(t.body, 16384))
             mem_text[n] = sys.getsizeof(t.text)
             for col in cols:
-                if not col.applies(case) or n > plan.memory_skip_over.get(col.key, 10**9):
+                if not col.applies(case) or n > plan.memory_max.get(col.key, n):
                     continue
                 log(f"memory {col.key} on {t.name} @ 16 KiB ...")
                 mem_rows.setdefault(col.key, {})[n] = measure_peak(col.make(case))
@@ -1166,16 +1212,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # ---- import time ---------------------------------------------------------------------
     imports: dict[str, float] = {}
+    import_tree: list[tuple[str, float, float]] = []
     if wanted("import"):
-        mods = ["streamkit", "httpx", "openai"] + (["anthropic"] if anthropic is not None else [])
+        mods = [m for m in plan.import_modules if m == "streamkit" or _installed(m)]
         log(f"import times ({plan.import_repeats} fresh processes each) ...")
         imports = import_times(mods, plan.import_repeats)
+        import_tree = importtime_top("streamkit")
 
     # ---- stage breakdown -------------------------------------------------------------------
     stages: dict[str, float] = {}
-    if wanted("stages"):
+    if (plan.stage_repeats and wanted("stages")) or (only and wanted("stages")):
         log("stage breakdown on openai-text-10k @ 16 KiB ...")
-        stages = run_stages(openai_text(10_000), 16384, plan.repeats)
+        stages = run_stages(openai_text(10_000), 16384, plan.stage_repeats or plan.repeats)
 
     # ---- write ---------------------------------------------------------------------------
     elapsed = time.perf_counter() - started
@@ -1204,8 +1252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "SDK's time / this column's time (higher is better).",
             "",
         )
-        for res, _ in inmem_sections:
-            case_table(rep2, res, cols, None)
+        for res in inmem_sections:
+            case_table(rep2, res, cols)
     if mem_rows:
         memory_section(rep2, mem_rows, mem_text, by_key)
     if loop_results:
@@ -1225,6 +1273,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             rows.append([f"`import {mod}`", f"{s * 1000:.0f} ms", fmt_x(s / sk_t) if sk_t else ""])
         rep2.table(["module", "import time", "× streamkit"], rows)
+        if import_tree:
+            rep2.add(
+                "Largest pieces of `import streamkit` (one `python -X importtime` run; cumulative "
+                "µs includes nested imports; modules already imported by an earlier line are not "
+                "counted again):",
+                "",
+            )
+            rep2.table(
+                ["module", "cumulative", "self"],
+                ([f"`{m}`", f"{c / 1000:.0f} ms", f"{s_ / 1000:.1f} ms"] for m, c, s_ in import_tree),
+            )
     if stages:
         rep2.add("## Where streamkit's time goes (openai-text-10k @ 16 KiB)", "")
         rep2.add(

@@ -112,7 +112,7 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     faults = [] if args.no_fault else [Fault.cut(after_bytes=len(transcript) // 2)]
     printer = _Printer(out)
     tracker = CostTracker()
-    with LocalServer(transcript, faults=faults, delay_s=args.delay) as server:
+    with LocalServer(transcript, faults=faults, delay_s=args.delay, add_ids=True) as server:
         printer.line(f"streamkit demo — a recorded-style answer served from {server.base_url}")
         if faults:
             printer.line("(the server breaks the connection half-way; watch it resume)")
