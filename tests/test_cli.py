@@ -8,9 +8,10 @@ import subprocess
 import sys
 
 import pytest
-from conftest import manifest, real_dir
 
 from streamkit.cli import main
+
+from conftest import manifest, real_dir
 
 
 def run(*argv: str) -> tuple[int, str]:

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 import streamkit as sk
+
 from conftest import read_real
 
 KEY = "sk-canary-7f3a9c1e5b2d4f6a8c0e"

@@ -18,9 +18,10 @@ import anyio
 import pytest
 
 import streamkit as sk
-from conftest import read_real
 from streamkit.offline import decode_stream
 from streamkit.testing import Fault, LocalServer, demo_transcript
+
+from conftest import read_real
 
 pytestmark = pytest.mark.anyio
 

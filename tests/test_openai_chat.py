@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from conftest import files_of, read_real
 from streamkit import (
     ChunkDecodeError,
     FinishEvent,
@@ -25,6 +24,8 @@ from streamkit import (
 from streamkit.offline import decode_stream
 from streamkit.providers import get
 from streamkit.sse import ServerSentEvent
+
+from conftest import files_of, read_real
 
 COMPLETE = files_of("openai-chat", "complete")
 ERRORS = files_of("openai-chat", "provider_error")

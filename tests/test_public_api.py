@@ -46,7 +46,7 @@ def test_twin_signatures_match() -> None:
         for name in s.parameters:
             assert s.parameters[name].default == a.parameters[name].default, name
             assert s.parameters[name].kind == a.parameters[name].kind, name
-    renamed = {"close": "aclose"}
+    renamed = {"close": "aclose", "display": "adisplay"}
     sync_methods = {renamed.get(m, m) for m in dir(sk.Stream) if not m.startswith("_")}
     async_methods = {m for m in dir(sk.AsyncStream) if not m.startswith("_")}
     assert sync_methods == async_methods

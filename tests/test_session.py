@@ -11,7 +11,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import read_real
 from streamkit import (
     APIConnectionError,
     AuthenticationError,
@@ -31,6 +30,8 @@ from streamkit._session import ResumeMode, StreamSession
 from streamkit.errors import status_error_class
 from streamkit.offline import decode_stream
 from streamkit.providers import get
+
+from conftest import read_real
 
 Serve = Callable[[int, RequestSpec], "list[bytes] | StreamkitError"]
 

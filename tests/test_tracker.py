@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from conftest import read_real
 from streamkit._session import StreamAccount, StreamSession
 from streamkit.errors import APIConnectionError, BudgetExceededError, StreamkitError
 from streamkit.events import FinishEvent, ResumeEvent, RetryEvent, TextDelta
@@ -21,6 +20,8 @@ from streamkit.result import ChoiceResult, StreamResult
 from streamkit.retry import RetryPolicy
 from streamkit.tracker import CostAccount, CostReport, CostTracker, ModelCost, StreamCost
 from streamkit.usage import Usage, estimate_usage
+
+from conftest import read_real
 
 D = Decimal
 GPT41_14_30 = D("0.000268")  # (14 * 2 + 30 * 8) / 1e6

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from conftest import manifest, real_dir
 from streamkit.usage import CHARS_PER_TOKEN, Usage, estimate_usage
+
+from conftest import manifest, real_dir
 
 # ---------------------------------------------------------------------------- OpenAI
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 import httpx
 
 from streamkit._common import ClientConfig, StreamState
+from streamkit._display import LiveView
 from streamkit._httpx import (
     ERROR_BODY_LIMIT,
     build_request,
@@ -24,10 +25,12 @@ from streamkit._httpx import (
     map_httpx_errors,
     needs_body,
 )
+from streamkit._notebook import open_view
 from streamkit._session import ResumeMode, StreamSession
 from streamkit.config import Timeouts
 from streamkit.errors import StreamkitError
 from streamkit.events import DeltaEvent, TextDelta
+from streamkit.result import StreamResult
 from streamkit.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -100,6 +103,29 @@ class Stream(StreamState):
         for _ in self:
             pass
         return self
+
+    def display(self, *, throttle_s: float = 1 / 30) -> StreamResult:
+        """Render the stream live in a notebook cell; return the final result.
+
+        The text is shown as Markdown, redrawn at most every ``throttle_s`` seconds
+        (about 30 times a second), with a note when a retry or resume happens and a
+        footer of tokens, cost, time to first token and tokens/s. Outside IPython the
+        final rendering is printed once. Needs ``streamkit[notebook]`` for the live view.
+
+        Raises:
+            StreamkitError: as iteration does (the view keeps what arrived).
+        """
+        view = LiveView(throttle_s=throttle_s)
+        target = open_view()
+        clock = self._client._clock
+        for event in self:
+            now = clock()
+            if view.on_event(event, now):
+                target.update(view.markdown(self.snapshot()))
+                view.drawn(now)
+        result = self.result
+        target.update(view.markdown(result, final=True), final=True)
+        return result
 
     def close(self) -> None:
         """Close the connection; iteration stops. Safe to call twice."""
