@@ -243,3 +243,20 @@ def test_build_request_shape() -> None:
     assert spec.headers["authorization"] == "Bearer sk-test-abcdefghijkl"
     assert spec.headers["accept"] == "text/event-stream"
     assert "sk-test" not in repr(spec)
+
+
+def test_logprobs_are_kept_in_extras() -> None:
+    _, result = decode_stream(read_real("openai-chat-logprobs-content.sse"))
+    logprobs = result.extras.logprobs
+    assert logprobs is not None
+    assert "".join(t.token for t in logprobs) == result.text
+    assert all(t.logprob <= 0 for t in logprobs)
+    assert result.extras.raw_usage is not None
+    assert result.extras.raw_usage["total_tokens"] == result.usage.total_tokens  # type: ignore[union-attr]
+
+
+def test_refusal_logprobs() -> None:
+    _, result = decode_stream(read_real("openai-chat-logprobs-refusal.sse"))
+    assert result.refusal
+    assert result.extras.logprobs is not None
+    assert "".join(t.token for t in result.extras.logprobs) == result.refusal

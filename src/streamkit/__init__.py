@@ -52,6 +52,7 @@ from streamkit.events import (
     ToolCallDelta,
     UsageEvent,
 )
+from streamkit.extras import Citation, ProviderExtras, Signature, TokenLogprob
 from streamkit.metrics import StreamMetrics
 from streamkit.pricing import ModelPrice, PriceTable, PriceTier, UnknownModelWarning
 from streamkit.reassembly import Reassembler
@@ -73,6 +74,7 @@ __all__ = [
     "BudgetExceededError",
     "ChoiceResult",
     "ChunkDecodeError",
+    "Citation",
     "CostAccount",
     "CostReport",
     "CostTracker",
@@ -87,6 +89,7 @@ __all__ = [
     "PriceTable",
     "PriceTier",
     "ProviderError",
+    "ProviderExtras",
     "QueueFullError",
     "RateLimitError",
     "ReasoningDelta",
@@ -99,6 +102,7 @@ __all__ = [
     "SSEDecoder",
     "SSEError",
     "ServerSentEvent",
+    "Signature",
     "Stream",
     "StreamCost",
     "StreamInterruptedError",
@@ -112,6 +116,7 @@ __all__ = [
     "StreamkitError",
     "TextDelta",
     "Timeouts",
+    "TokenLogprob",
     "ToolCall",
     "ToolCallDelta",
     "UnexpectedContentTypeError",

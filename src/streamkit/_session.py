@@ -42,6 +42,7 @@ from streamkit.events import (
     ToolCallDelta,
     UsageEvent,
 )
+from streamkit.extras import ProviderExtras
 from streamkit.metrics import MetricsRecorder
 from streamkit.providers._base import Dialect, StreamDecoder
 from streamkit.reassembly import AttemptMode, Reassembler, ReplayDivergedError
@@ -159,6 +160,8 @@ class StreamSession:
         self._response_id: str | None = None
         self._result: StreamResult | None = None
         self._last_now = 0.0
+        # extras of the attempts before the current one (see ProviderExtras.merged)
+        self._extras: ProviderExtras | None = None
 
     # ---- properties -------------------------------------------------------------------
 
@@ -192,6 +195,12 @@ class StreamSession:
             self.metrics.start(now)
         self._last_now = now
         spec, mode, strategy = self._next
+        if self._decoder is not None:
+            if mode == "continue":
+                previous = self._decoder.extras()
+                self._extras = previous if self._extras is None else self._extras.merged(previous)
+            else:
+                self._extras = None  # a replay (or fresh retry) describes the stream again
         self.attempt += 1
         self.metrics.attempt()
         self.reassembler.begin_attempt(mode)
@@ -473,7 +482,14 @@ class StreamSession:
             cost=self._account.cost if self._account is not None else None,
             complete=self._complete,
             attempts=max(self.attempt, 1),
+            extras=self._current_extras(),
         )
+
+    def _current_extras(self) -> ProviderExtras | None:
+        current = self._decoder.extras() if self._decoder is not None else None
+        if current is None:
+            return self._extras
+        return current if self._extras is None else self._extras.merged(current)
 
 
 def prompt_chars(messages: Sequence[Mapping[str, Any]]) -> int:

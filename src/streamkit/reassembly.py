@@ -39,6 +39,7 @@ from streamkit.events import (
     ToolCallDelta,
     UsageEvent,
 )
+from streamkit.extras import ProviderExtras
 from streamkit.metrics import StreamMetrics
 from streamkit.result import ChoiceResult, StreamResult, ToolCall
 from streamkit.usage import Usage
@@ -503,8 +504,14 @@ class Reassembler:
         cost: object = None,
         complete: bool = False,
         attempts: int | None = None,
+        extras: ProviderExtras | None = None,
     ) -> StreamResult:
-        """Build a :class:`~streamkit.StreamResult` from what was delivered so far."""
+        """Build a :class:`~streamkit.StreamResult` from what was delivered so far.
+
+        Tool calls of choice 0 listed in ``extras.incomplete_tool_calls`` are marked
+        ``complete=False`` (e.g. an Anthropic tool block cut by ``max_tokens``).
+        """
+        incomplete = set(extras.incomplete_tool_calls) if extras is not None else set()
         choices = []
         for index in sorted(self._choices):
             ch = self._choices[index]
@@ -514,7 +521,8 @@ class Reassembler:
                     id=tool.id,
                     name=tool.name,
                     arguments="".join(tool.arguments),
-                    complete=tool.closed or complete,
+                    complete=(tool.closed or complete)
+                    and not (index == 0 and tool_index in incomplete),
                 )
                 for tool_index, tool in sorted(ch.tools.items())
             ]
@@ -539,5 +547,6 @@ class Reassembler:
                 "metrics": metrics or StreamMetrics(),
                 "attempts": attempts if attempts is not None else max(self.attempts, 1),
                 "complete": complete,
+                "extras": extras if extras is not None else ProviderExtras(),
             }
         )

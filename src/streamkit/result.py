@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streamkit.extras import ProviderExtras
 from streamkit.metrics import StreamMetrics
 from streamkit.usage import Usage
 
@@ -80,6 +81,9 @@ class StreamResult(BaseModel):
     """HTTP attempts made for this logical stream."""
     complete: bool = False
     """True when the stream ended normally (terminal event or every choice finished)."""
+    extras: ProviderExtras = Field(default_factory=ProviderExtras)
+    """What the provider sent besides deltas: citations, signatures, redacted thinking,
+    grounding, logprobs, server tool results, incomplete tool calls, raw usage."""
 
     def _choice0(self) -> ChoiceResult | None:
         for choice in self.choices:

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from streamkit._request import RequestSpec
 from streamkit.errors import ProviderError
 from streamkit.events import DeltaEvent, ResumeStrategy
+from streamkit.extras import ProviderExtras
 from streamkit.sse import ServerSentEvent
 
 __all__ = ["Dialect", "StreamDecoder", "normalize_finish_reason", "provider_error"]
@@ -98,6 +99,10 @@ class StreamDecoder(Protocol):
 
     def sequence_number(self, sse: ServerSentEvent) -> int | None:
         """The protocol's own event number, for dialects that have one (else ``None``)."""
+        ...
+
+    def extras(self) -> ProviderExtras:
+        """What the response carried besides delta events (logprobs, citations, ...)."""
         ...
 
 

@@ -27,6 +27,7 @@ from streamkit.events import (
     ToolCallDelta,
     UsageEvent,
 )
+from streamkit.extras import ProviderExtras, TokenLogprob
 from streamkit.providers._base import normalize_finish_reason, provider_error
 from streamkit.sse import ServerSentEvent
 from streamkit.usage import Usage
@@ -62,10 +63,16 @@ class _Delta(BaseModel):
     tool_calls: list[_ToolCall] | None = None
 
 
+class _Logprobs(BaseModel):
+    content: list[dict[str, Any]] | None = None
+    refusal: list[dict[str, Any]] | None = None
+
+
 class _Choice(BaseModel):
     index: int = 0
     delta: _Delta | None = None
     finish_reason: str | None = None
+    logprobs: _Logprobs | None = None
 
 
 class _XGroq(BaseModel):
@@ -134,11 +141,22 @@ class OpenAIChatDecoder:
           :class:`~streamkit.errors.ProviderError` (usage in the same chunk is kept).
     """
 
-    __slots__ = ("_done", "_finished", "_seen_choices", "_usage_only_seen", "model", "response_id")
+    __slots__ = (
+        "_done",
+        "_finished",
+        "_logprobs",
+        "_raw_usage",
+        "_seen_choices",
+        "_usage_only_seen",
+        "model",
+        "response_id",
+    )
 
     def __init__(self) -> None:
         self.model: str | None = None
         self.response_id: str | None = None
+        self._logprobs: list[TokenLogprob] = []
+        self._raw_usage: dict[str, Any] | None = None
         self._done = False
         self._seen_choices: set[int] = set()
         self._finished: set[int] = set()
@@ -196,6 +214,7 @@ class OpenAIChatDecoder:
         if usage is None and chunk.x_groq is not None:
             usage = chunk.x_groq.usage
         if usage is not None:
+            self._raw_usage = usage
             out.append(UsageEvent(usage=chunk_usage(usage)))
             if not choices:
                 self._usage_only_seen = True
@@ -218,9 +237,20 @@ class OpenAIChatDecoder:
             )
         return out
 
+    def extras(self) -> ProviderExtras:
+        """Token logprobs (content and refusal, in stream order) and the raw usage object."""
+        return ProviderExtras(
+            logprobs=list(self._logprobs) if self._logprobs else None,
+            raw_usage=dict(self._raw_usage) if self._raw_usage is not None else None,
+        )
+
     def _choice(self, choice: _Choice, out: list[DeltaEvent]) -> None:
         index = choice.index
         self._seen_choices.add(index)
+        logprobs = choice.logprobs
+        if logprobs is not None:
+            for entry in (logprobs.content or []) + (logprobs.refusal or []):
+                self._logprobs.append(TokenLogprob.model_validate({**entry, "index": index}))
         delta = choice.delta
         if delta is not None:
             reasoning = delta.reasoning_content or delta.reasoning
