@@ -414,3 +414,62 @@ def test_sync_client_inside_a_running_event_loop() -> None:
             return "".join(c.stream(model="gpt-4o", messages=MESSAGES).text_stream)
 
     assert anyio.run(inside) == uncut().text
+
+
+@pytest.mark.parametrize(
+    ("name", "provider"),
+    [
+        ("anthropic-messages-thinking-signature.sse", "anthropic-messages"),
+        ("anthropic-messages-tool-use.sse", "anthropic-messages"),
+        ("openai-responses-function-call.sse", "openai-responses"),
+        ("openai-responses-reasoning-summary.sse", "openai-responses"),
+        ("gemini-native-text-crlf.sse", "gemini"),
+        ("gemini-vertex-streamed-function-call-args.sse", "gemini"),
+    ],
+)
+async def test_every_dialect_through_the_clients(mode: str, name: str, provider: str) -> None:
+    expected = decode_stream(read_real(name), provider=provider)[1]
+    with LocalServer(read_real(name), dialect=provider) as server:  # type: ignore[arg-type]
+        out = await run(mode, server, provider=provider)
+    assert out.error is None, out.error
+    assert out.result is not None
+    assert out.result.choices == expected.choices
+    assert out.result.usage == expected.usage
+    assert out.result.complete
+
+
+async def test_anthropic_cut_resumes_by_prefill(mode: str) -> None:
+    from streamkit.testing import demo_anthropic_transcript
+
+    body = demo_anthropic_transcript()
+    expected = decode_stream(body, provider="anthropic-messages")[1]
+    with LocalServer(
+        body, dialect="anthropic-messages", faults=[Fault.cut(after_bytes=len(body) // 2)]
+    ) as server:
+        out = await run(mode, server, provider="anthropic-messages")
+    assert out.error is None, out.error
+    assert out.result is not None
+    assert out.text == out.result.text == expected.text
+    assert [e.strategy for e in out.of(sk.ResumeEvent)] == ["prefill"]
+    request = server.requests[1]
+    assert request.path == "/v1/messages"
+    assert request.json["messages"][-1]["role"] == "assistant"
+    assert request.headers["x-api-key"] == KEY
+
+
+async def test_responses_background_cut_resumes_with_starting_after(mode: str) -> None:
+    from streamkit.testing import demo_responses_transcript
+
+    body = demo_responses_transcript()
+    expected = decode_stream(body, provider="openai-responses")[1]
+    with LocalServer(
+        body, dialect="openai-responses", faults=[Fault.cut(after_bytes=len(body) // 2)]
+    ) as server:
+        out = await run(mode, server, provider="openai-responses", background=True)
+    assert out.error is None, out.error
+    assert out.result is not None
+    assert out.text == out.result.text == expected.text
+    assert [e.strategy for e in out.of(sk.ResumeEvent)] == ["starting-after"]
+    second = server.requests[1]
+    assert second.method == "GET"
+    assert "starting_after=" in second.query
