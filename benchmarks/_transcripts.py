@@ -187,7 +187,7 @@ def anthropic_text(n: int, seed: int = 8) -> Transcript:
         "id": "msg_01BENCHq3ZrT8vLmN2pKx7Ya",
         "type": "message",
         "role": "assistant",
-        "model": "claude-sonnet-4-5-20250929",
+        "model": "claude-sonnet-4-6",
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,

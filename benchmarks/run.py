@@ -30,7 +30,8 @@ import subprocess
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -305,7 +306,7 @@ def _make_anthropic(case: Case) -> Callable[[], str]:
     def run() -> str:
         parts = []
         with client.messages.stream(
-            model="claude-sonnet-4-5", max_tokens=100_000, messages=MESSAGES
+            model="claude-sonnet-4-6", max_tokens=100_000, messages=MESSAGES
         ) as stream:
             for text in stream.text_stream:
                 parts.append(text)
@@ -400,6 +401,22 @@ def _check(col: Column, case: Case, result: Any) -> None:
         raise AssertionError(f"{col.key} on {case.name}: wrong result ({got}, expected {want})")
 
 
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Move everything alive now (modules, SDK type caches, clients) out of the GC's sight.
+
+    With openai imported the heap holds ~200k objects and a full collection costs
+    ~0.1 s; without freezing, whichever column happens to trigger one pays for the
+    whole process. Frozen, each column's GC work is its own garbage.
+    """
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def time_interleaved(
     runs: dict[str, Callable[[], Any]],
     repeats: int,
@@ -417,20 +434,32 @@ def time_interleaved(
     keys = list(runs)
     perf = time.perf_counter
     extra: dict[str, int] = {}
-    for r in range(repeats):
-        for key in keys if r % 2 == 0 else reversed(keys):
-            fn = runs[key]
-            for _ in range(extra.get(key, 1)):
-                gc.collect()
-                t0 = perf()
-                result = fn()
-                dt = perf() - t0
-                if key not in extra:
-                    check(key, result)
-                    extra[key] = max(1, min(7, int(round_s / max(dt, 1e-6))))
-                times[key].append(dt)
-                del result
+    with frozen_heap():
+        for r in range(repeats):
+            for key in keys if r % 2 == 0 else reversed(keys):
+                _one_round(runs[key], key, extra, times, check, round_s, perf)
     return times
+
+
+def _one_round(
+    fn: Callable[[], Any],
+    key: str,
+    extra: dict[str, int],
+    times: dict[str, list[float]],
+    check: Callable[[str, Any], None],
+    round_s: float,
+    perf: Callable[[], float],
+) -> None:
+    gc.collect()
+    for _ in range(extra.get(key, 1)):
+        t0 = perf()
+        result = fn()
+        dt = perf() - t0
+        if key not in extra:
+            check(key, result)
+            extra[key] = max(1, min(7, int(round_s / max(dt, 1e-6))))
+        times[key].append(dt)
+        del result
 
 
 @dataclass
@@ -659,13 +688,14 @@ def loopback_single(server: LoopbackServer, chunks: int, pause_us: int, repeats:
     for fn in runs.values():  # warm up: connection pool, imports
         fn()
     out: dict[str, list[StreamRun]] = {k: [] for k in runs}
-    for r in range(repeats):
-        for key in list(runs) if r % 2 == 0 else reversed(list(runs)):
-            gc.collect()
-            res = runs[key]()
-            if res.delays_ns and len(res.delays_ns) != chunks:
-                raise AssertionError(f"{key}: {len(res.delays_ns)} text events, expected {chunks}")
-            out[key].append(res)
+    with frozen_heap():
+        for r in range(repeats):
+            for key in list(runs) if r % 2 == 0 else reversed(list(runs)):
+                gc.collect()
+                res = runs[key]()
+                if res.delays_ns and len(res.delays_ns) != chunks:
+                    raise AssertionError(f"{key}: {len(res.delays_ns)} text events, expected {chunks}")
+                out[key].append(res)
     title = "one stream" if not pause_us else f"one stream, paced at {pause_us} µs per event"
     return LoopbackResult(title, 1, chunks, pause_us, repeats, out)
 
@@ -745,11 +775,12 @@ def loopback_concurrent(
 ) -> LoopbackResult:
     base = server.base_url(chunks, pause_us)
     out: dict[str, list[StreamRun]] = {k: [] for k in kinds}
-    for r in range(repeats):
-        for kind in kinds if r % 2 == 0 else list(reversed(kinds)):
-            gc.collect()
-            log(f"    {kind}: {streams} streams x {chunks} chunks (repeat {r + 1}/{repeats})")
-            out[kind].append(anyio.run(_concurrent, kind, base, streams, chunks))
+    with frozen_heap():
+        for r in range(repeats):
+            for kind in kinds if r % 2 == 0 else list(reversed(kinds)):
+                gc.collect()
+                log(f"    {kind}: {streams} streams x {chunks} chunks (repeat {r + 1}/{repeats})")
+                out[kind].append(anyio.run(_concurrent, kind, base, streams, chunks))
     title = f"{streams} concurrent streams x {chunks} chunks"
     if pause_us:
         title += f", paced at {pause_us / 1000:g} ms per event per stream"
@@ -1256,7 +1287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"- Libraries: {versions()}",
         "- Method: in-memory columns are fed through `httpx.MockTransport` (httpx2's for the SDKs "
         "that use it) or, for the floors and `decode_stream`, straight from the pre-cut pieces; "
-        "timing with `time.perf_counter`, `gc.collect()` before each run, GC on. Loopback: "
+        "timing with `time.perf_counter`; the heap alive before timing is frozen (`gc.freeze()`), `gc.collect()` before each column's turn, GC on. Loopback: "
         "`benchmarks/_server.py` in its own process on 127.0.0.1, one HTTP chunk per event. "
         "See `benchmarks/README.md`.",
         "",

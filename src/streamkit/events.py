@@ -36,6 +36,10 @@ ResumeStrategy = Literal["last-event-id", "prefill", "replay", "starting-after"]
 class _Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    def _repr_markdown_(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self if k != "type")
+        return f"`{type(self).__name__}({fields})`"
+
 
 class TextDelta(_Event):
     """A new piece of the answer text of choice ``index``."""

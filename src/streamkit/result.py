@@ -120,3 +120,21 @@ class StreamResult(BaseModel):
         """The normalized finish reason of choice 0."""
         c = self._choice0()
         return c.finish_reason if c else None
+
+    def _repr_markdown_(self) -> str:
+        """Notebook view: the text (and reasoning, tool calls) with a usage/cost footer."""
+        from streamkit._display import footer_markdown
+
+        parts: list[str] = []
+        if self.reasoning:
+            parts.append(
+                "<details><summary>reasoning</summary>\n\n" + self.reasoning + "\n\n</details>"
+            )
+        parts.append(self.text or ("*refused:* " + self.refusal if self.refusal else "*(no text)*"))
+        parts.extend(f"`{call.name}({call.arguments})`" for call in self.tool_calls)
+        state = "complete" if self.complete else "**incomplete**"
+        parts.append(
+            f"---\n*{self.model or 'model?'} · {state} · finish {self.finish_reason} · "
+            f"{footer_markdown(self)}*"
+        )
+        return "\n\n".join(parts)

@@ -623,6 +623,10 @@ class CostTracker:
         with self._lock:
             return iter(list(self._recent))
 
+    def _repr_markdown_(self) -> str:
+        """Notebook view: :meth:`report` as a Markdown table."""
+        return self.report()._repr_markdown_()
+
     def report(self) -> CostReport:
         """A snapshot of everything as a :class:`CostReport` (JSON- and table-ready)."""
         with self._lock:
@@ -820,6 +824,13 @@ class CostReport(BaseModel):
         lines = [line(header), rule, *(line(r) for r in rows), rule, line(footer)]
         lines.append(self._summary())
         return "\n".join(lines)
+
+    def _repr_markdown_(self) -> str:
+        """Notebook view: the per-model table and the summary as Markdown."""
+        header, rows, footer = self._rows()
+        lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in [*rows, footer]]
+        return "\n".join(lines) + f"\n\n*{self._summary()}*"
 
     def to_rich_table(self) -> Table:
         """The per-model table as a ``rich.table.Table`` (summary as its caption).

@@ -202,6 +202,22 @@ class Usage(BaseModel):
         """
         return _from_gemini(usage)
 
+    def _repr_markdown_(self) -> str:
+        """Notebook view: a one-row table of the token buckets."""
+        cells = [
+            ("input", self.input_tokens),
+            ("cached input", self.cached_input_tokens),
+            ("cache write", self.cache_write_tokens),
+            ("output", self.output_tokens),
+            ("reasoning", self.reasoning_tokens),
+            ("total", self.total_tokens),
+        ]
+        head = "| " + " | ".join(name for name, _ in cells) + " |"
+        rule = "|" + "---:|" * len(cells)
+        row = "| " + " | ".join("n/a" if v is None else f"{v:,}" for _, v in cells) + " |"
+        note = "\n\n*estimated*" if self.estimated else ""
+        return f"{head}\n{rule}\n{row}{note}"
+
     @property
     def is_empty(self) -> bool:
         """True when no bucket is known."""
