@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from conftest import read_real
-
 import streamkit as sk
 from streamkit._display import LiveView
 from streamkit.offline import decode_stream
+
+from conftest import read_real
 
 
 def test_result_markdown() -> None:
