@@ -260,3 +260,66 @@ def test_refusal_logprobs() -> None:
     assert result.refusal
     assert result.extras.logprobs is not None
     assert "".join(t.token for t in result.extras.logprobs) == result.refusal
+
+
+@pytest.mark.parametrize("name", COMPLETE + ERRORS)
+def test_fast_path_equals_validating_path(name: str) -> None:
+    """The hot text-delta fast path gives exactly what the validating path gives."""
+    from streamkit.providers.openai_chat import OpenAIChatDecoder
+    from streamkit.sse import SSEDecoder
+
+    fast, slow = OpenAIChatDecoder(), OpenAIChatDecoder()
+    slow.fast = False
+    hot = 0
+    for sse in SSEDecoder().feed(read_real(name)):
+        try:
+            expected: Any = slow.decode(sse)
+        except ProviderError as err:
+            expected = ("error", str(err))
+        try:
+            got: Any = fast.decode(sse)
+        except ProviderError as err:
+            got = ("error", str(err))
+        assert got == expected
+        hot += fast._hot_text(_maybe_json(sse.data)) is not None
+    for attr in ("model", "response_id", "_done", "_seen_choices", "_finished", "_usage_only_seen"):
+        assert getattr(fast, attr) == getattr(slow, attr), attr
+    assert fast.extras() == slow.extras()
+    if name == "openai-chat-text-include-usage.sse":
+        assert hot >= 25  # the fast path really carries the text chunks
+
+
+def _maybe_json(data: str) -> Any:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"choices":[{"index":0,"delta":{"content":"hi","reasoning_content":"x"}}]}',
+        '{"choices":[{"index":0,"delta":{"content":"hi","tool_calls":[]}}]}',
+        '{"choices":[{"index":0,"delta":{"content":"hi","refusal":""}}],"model":"m","id":"c"}',
+        '{"choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":"stop"}]}',
+        '{"choices":[{"index":"0","delta":{"content":"hi"}}]}',
+        '{"choices":[{"index":0,"delta":{"content":"hi"}}],"model":7}',
+        '{"choices":[{"index":0,"delta":{"content":""}}]}',
+        '{"choices":[{"delta":{"content":"hi"}}]}',
+        '{"choices":[{"index":0,"delta":{"content":"hi","tool_calls":{}}}]}',
+    ],
+)
+def test_fast_path_edge_shapes(data: str) -> None:
+    from streamkit.providers.openai_chat import OpenAIChatDecoder
+
+    fast, slow = OpenAIChatDecoder(), OpenAIChatDecoder()
+    slow.fast = False
+    outcomes = []
+    for decoder in (fast, slow):
+        try:
+            outcomes.append(decoder.decode(ServerSentEvent(data=data)))
+        except ChunkDecodeError as err:
+            outcomes.append(type(err))
+    assert outcomes[0] == outcomes[1]
+    assert fast.model == slow.model

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from streamkit._request import RequestSpec
@@ -100,6 +101,9 @@ class _ErrorEnvelope(BaseModel):
 
 
 _CHUNK = TypeAdapter(_Chunk)
+_from_json = pydantic_core.from_json
+# delta keys that carry content other than text: the fast path needs them empty
+_QUIET_KEYS = ("reasoning_content", "reasoning", "refusal")
 _ERROR = TypeAdapter(_ErrorEnvelope)
 
 
@@ -148,6 +152,7 @@ class OpenAIChatDecoder:
         "_raw_usage",
         "_seen_choices",
         "_usage_only_seen",
+        "fast",
         "model",
         "response_id",
     )
@@ -155,6 +160,8 @@ class OpenAIChatDecoder:
     def __init__(self) -> None:
         self.model: str | None = None
         self.response_id: str | None = None
+        self.fast = True
+        """Use the fast path for plain text chunks (``False``: always validate)."""
         self._logprobs: list[TokenLogprob] = []
         self._raw_usage: dict[str, Any] | None = None
         self._done = False
@@ -196,7 +203,15 @@ class OpenAIChatDecoder:
             self._done = True
             return []
         try:
-            chunk = _CHUNK.validate_json(data)
+            obj = _from_json(data)
+        except ValueError as exc:
+            raise ChunkDecodeError(f"not JSON: {exc}", raw=data, event=sse.event) from None
+        if self.fast:
+            hot = self._hot_text(obj)
+            if hot is not None:
+                return hot
+        try:
+            chunk = _CHUNK.validate_python(obj)
         except ValidationError as exc:
             raise ChunkDecodeError(
                 f"not a chat.completion.chunk: {exc.errors()[0]['msg']}", raw=data, event=sse.event
@@ -236,6 +251,55 @@ class OpenAIChatDecoder:
                 events=[e for e in out if isinstance(e, UsageEvent)],
             )
         return out
+
+    def _hot_text(self, obj: Any) -> list[DeltaEvent] | None:
+        """The fast path for the commonest chunk: one choice whose delta is plain text.
+
+        Returns the events, or ``None`` when the chunk has any other shape (usage,
+        errors, finish, logprobs, tool calls, reasoning, refusal, content arrays,
+        unexpected types), which then takes the validating path. Both paths give the
+        same events on every real recording (``tests/test_openai_chat.py``).
+        """
+        if type(obj) is not dict:
+            return None
+        choices = obj.get("choices")
+        if type(choices) is not list or len(choices) != 1:
+            return None
+        if obj.get("usage") is not None or obj.get("error") is not None or "x_groq" in obj:
+            return None
+        choice = choices[0]
+        if (
+            type(choice) is not dict
+            or choice.get("finish_reason") is not None
+            or choice.get("logprobs") is not None
+        ):
+            return None
+        index = choice.get("index", 0)
+        delta = choice.get("delta")
+        if type(index) is not int or type(delta) is not dict:
+            return None
+        content = delta.get("content")
+        if type(content) is not str:
+            return None
+        for key in _QUIET_KEYS:
+            value = delta.get(key)
+            if value is not None and value != "":
+                return None
+        tool_calls = delta.get("tool_calls")
+        if tool_calls is not None and tool_calls != []:
+            return None
+        model = obj.get("model")
+        chunk_id = obj.get("id")
+        if (model is not None and type(model) is not str) or (
+            chunk_id is not None and type(chunk_id) is not str
+        ):
+            return None
+        if model and self.model is None:
+            self.model = model
+        if chunk_id and self.response_id is None:
+            self.response_id = chunk_id
+        self._seen_choices.add(index)
+        return [TextDelta(text=content, index=index)] if content else []
 
     def extras(self) -> ProviderExtras:
         """Token logprobs (content and refusal, in stream order) and the raw usage object."""
