@@ -14,7 +14,7 @@ Quickstart::
 from streamkit import errors, offline, pricing, providers, sse, tracker
 from streamkit._session import ResumeMode, StreamSession
 from streamkit._version import __version__
-from streamkit.async_client import AsyncStream, AsyncStreamingClient
+from streamkit.async_client import AsyncStream, AsyncStreamingClient, TaggedEvent
 from streamkit.client import Stream, StreamingClient
 from streamkit.config import Timeouts
 from streamkit.errors import (
@@ -53,6 +53,7 @@ from streamkit.events import (
     UsageEvent,
 )
 from streamkit.extras import Citation, ProviderExtras, Signature, TokenLogprob
+from streamkit.limiter import ConcurrencyLimiter
 from streamkit.metrics import StreamMetrics
 from streamkit.pricing import ModelPrice, PriceTable, PriceTier, UnknownModelWarning
 from streamkit.reassembly import Reassembler
@@ -75,6 +76,7 @@ __all__ = [
     "ChoiceResult",
     "ChunkDecodeError",
     "Citation",
+    "ConcurrencyLimiter",
     "CostAccount",
     "CostReport",
     "CostTracker",
@@ -114,6 +116,7 @@ __all__ = [
     "StreamStateError",
     "StreamingClient",
     "StreamkitError",
+    "TaggedEvent",
     "TextDelta",
     "Timeouts",
     "TokenLogprob",

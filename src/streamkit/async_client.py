@@ -7,13 +7,15 @@ lives in the sans-I/O :class:`~streamkit._session.StreamSession`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
-from contextlib import aclosing
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import aclosing, asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import httpx
+from anyio.streams.memory import MemoryObjectSendStream
 
 from streamkit._common import ClientConfig, StreamState
 from streamkit._display import LiveView
@@ -30,13 +32,14 @@ from streamkit._session import ResumeMode, StreamSession
 from streamkit.config import Timeouts
 from streamkit.errors import StreamkitError
 from streamkit.events import DeltaEvent, TextDelta
+from streamkit.limiter import ConcurrencyLimiter
 from streamkit.result import StreamResult
 from streamkit.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from streamkit.tracker import CostTracker
 
-__all__ = ["AsyncStream", "AsyncStreamingClient"]
+__all__ = ["AsyncStream", "AsyncStreamingClient", "TaggedEvent"]
 
 #: After closing a response, read at most this many already-buffered pieces so that
 #: httpx's nested async generators finish (trio warns about unfinished ones).
@@ -204,6 +207,21 @@ class AsyncStream(StreamState):
         self._buffer.extend(session.opened(client._clock()))
 
 
+@dataclass(frozen=True, slots=True)
+class TaggedEvent:
+    """One item of :meth:`AsyncStreamingClient.stream_many`.
+
+    Exactly one of ``event``, ``result`` and ``error`` is set: an event of stream
+    ``key``; its final result (the last item of that stream); or the error that ended it.
+    """
+
+    key: Any
+    """The request's ``"key"`` entry, or its position in ``requests``."""
+    event: DeltaEvent | None = None
+    result: StreamResult | None = None
+    error: StreamkitError | None = None
+
+
 class AsyncStreamingClient:
     """An async client for streaming LLM responses (asyncio or trio, via anyio).
 
@@ -263,6 +281,68 @@ class AsyncStreamingClient:
             model=model, messages=messages, resume=resume, params=params
         )
         return AsyncStream(self, session)
+
+    @asynccontextmanager
+    async def stream_many(
+        self,
+        requests: Iterable[Mapping[str, Any]],
+        *,
+        max_concurrent: int = 10,
+        max_waiting: int | None = None,
+        limiter: ConcurrencyLimiter | None = None,
+        buffer: int = 256,
+    ) -> AsyncIterator[AsyncIterator[TaggedEvent]]:
+        """Run many streams concurrently; iterate their events tagged by request.
+
+        Each request is a mapping of :meth:`stream` keyword arguments, plus optional
+        ``"key"`` (the tag; default its position) and ``"priority"`` (higher starts
+        first when slots are scarce). At most ``max_concurrent`` streams run at once
+        (or as many as ``limiter``, shared with other callers, allows). Leaving the
+        ``async with`` block cancels the streams still running::
+
+            async with client.stream_many(requests, max_concurrent=50) as items:
+                async for item in items:
+                    if item.event is not None: ...
+                    elif item.result is not None: ...  # stream item.key finished
+                    else: ...  # item.error ended stream item.key
+
+        A stream's error (including :class:`~streamkit.errors.QueueFullError` when
+        ``max_waiting`` streams already wait) ends only that stream.
+
+        Args:
+            requests: the streams to run.
+            max_concurrent: slots when no ``limiter`` is given.
+            max_waiting: bound of the waiting queue when no ``limiter`` is given.
+            limiter: a :class:`~streamkit.ConcurrencyLimiter` to share.
+            buffer: items buffered between the streams and the reader.
+        """
+        gate = limiter or ConcurrencyLimiter(max_concurrent, max_waiting=max_waiting)
+        send, receive = anyio.create_memory_object_stream[TaggedEvent](buffer)
+
+        async def run_one(
+            key: Any, request: Mapping[str, Any], out: MemoryObjectSendStream[TaggedEvent]
+        ) -> None:
+            kwargs = dict(request)
+            priority = int(kwargs.pop("priority", 0))
+            kwargs.pop("key", None)
+            async with out:
+                try:
+                    async with gate.slot(priority), self.stream(**kwargs) as stream:
+                        async for event in stream:
+                            await out.send(TaggedEvent(key, event=event))
+                    await out.send(TaggedEvent(key, result=stream.result))
+                except StreamkitError as err:
+                    await out.send(TaggedEvent(key, error=err))
+
+        async with anyio.create_task_group() as group:
+            async with send:
+                for position, request in enumerate(requests):
+                    group.start_soon(run_one, request.get("key", position), request, send.clone())
+            try:
+                yield receive
+            finally:
+                group.cancel_scope.cancel()
+                await receive.aclose()
 
     async def aclose(self) -> None:
         """Close the HTTP client if this client created it."""

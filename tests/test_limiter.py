@@ -1,0 +1,127 @@
+"""ConcurrencyLimiter and AsyncStreamingClient.stream_many."""
+
+from __future__ import annotations
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+import streamkit as sk
+from streamkit.limiter import ConcurrencyLimiter
+from streamkit.testing import LocalServer, demo_transcript
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_limiter_holds_1000_with_bounded_queue_and_priorities() -> None:
+    limiter = ConcurrencyLimiter(10, max_waiting=990)
+    running = 0
+    peak = 0
+    order: list[int] = []
+    release = anyio.Event()
+
+    async def worker(i: int, priority: int) -> None:
+        nonlocal running, peak
+        async with limiter.slot(priority):
+            running += 1
+            peak = max(peak, running)
+            order.append(priority)
+            await release.wait()
+            await anyio.lowlevel.checkpoint()
+            running -= 1
+
+    async with anyio.create_task_group() as group:
+        for i in range(1000):
+            group.start_soon(worker, i, 1 if i % 100 == 99 else 0)
+        await anyio.wait_all_tasks_blocked()
+        assert limiter.in_use == 10
+        assert limiter.waiting == 990
+        with pytest.raises(sk.QueueFullError):
+            await limiter.acquire()
+        release.set()
+    assert peak == 10
+    assert limiter.in_use == 0
+    assert limiter.waiting == 0
+    # the first 10 started at once; after them, every urgent one before any normal one
+    waiting_order = order[10:]
+    urgent = [i for i, p in enumerate(waiting_order) if p == 1]
+    assert urgent == list(range(len(urgent)))
+    assert len(order) == 1000
+
+
+async def test_cancelled_waiter_leaves_the_queue() -> None:
+    limiter = ConcurrencyLimiter(1, max_waiting=1)
+    await limiter.acquire()
+    with anyio.move_on_after(0.05):
+        await limiter.acquire()
+    assert limiter.waiting == 0
+    limiter.release()
+    assert limiter.in_use == 0
+    await limiter.acquire()  # the slot is free again
+    assert limiter.in_use == 1
+
+
+def test_limiter_validates() -> None:
+    with pytest.raises(ValueError):
+        ConcurrencyLimiter(0)
+
+
+async def test_stream_many_tags_events_and_respects_the_limit() -> None:
+    body = demo_transcript()
+    with LocalServer(body) as server:
+        async with sk.AsyncStreamingClient(base_url=server.base_url, api_key="k") as client:
+            requests = [
+                {
+                    "model": "gpt-4.1",
+                    "messages": [{"role": "user", "content": str(i)}],
+                    "key": f"r{i}",
+                }
+                for i in range(30)
+            ]
+            texts: dict[str, str] = {}
+            results: dict[str, sk.StreamResult] = {}
+            async with client.stream_many(requests, max_concurrent=5) as items:
+                async for item in items:
+                    if isinstance(item.event, sk.TextDelta):
+                        texts[item.key] = texts.get(item.key, "") + item.event.text
+                    elif item.event is not None:
+                        continue
+                    elif item.result is not None:
+                        results[item.key] = item.result
+                    else:
+                        raise AssertionError(item.error)
+    assert set(results) == {f"r{i}" for i in range(30)}
+    for key, result in results.items():
+        assert texts[key] == result.text
+        assert result.complete
+
+
+async def test_stream_many_queue_full_is_reported_per_stream() -> None:
+    with LocalServer(demo_transcript(), delay_s=0.01) as server:
+        async with sk.AsyncStreamingClient(base_url=server.base_url, api_key="k") as client:
+            requests = [{"model": "m", "messages": []} for _ in range(6)]
+            errors = []
+            done = 0
+            async with client.stream_many(requests, max_concurrent=2, max_waiting=1) as items:
+                async for item in items:
+                    if item.error is not None:
+                        errors.append(item.error)
+                    elif item.result is not None:
+                        done += 1
+    assert len(errors) == 3
+    assert all(isinstance(e, sk.QueueFullError) for e in errors)
+    assert done == 3
+
+
+async def test_leaving_stream_many_cancels_the_rest() -> None:
+    with LocalServer(demo_transcript(), delay_s=0.05) as server:
+        async with sk.AsyncStreamingClient(base_url=server.base_url, api_key="k") as client:
+            requests = [{"model": "m", "messages": []} for _ in range(4)]
+            seen = 0
+            with anyio.fail_after(10):
+                async with client.stream_many(requests) as items:
+                    async for item in items:
+                        seen += 1
+                        if seen == 3:
+                            break
+            assert seen == 3
