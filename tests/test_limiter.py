@@ -97,7 +97,7 @@ async def test_stream_many_tags_events_and_respects_the_limit() -> None:
 
 
 async def test_stream_many_queue_full_is_reported_per_stream() -> None:
-    with LocalServer(demo_transcript(), delay_s=0.01) as server:
+    with LocalServer(demo_transcript(), delay_s=0.001) as server:
         async with sk.AsyncStreamingClient(base_url=server.base_url, api_key="k") as client:
             requests = [{"model": "m", "messages": []} for _ in range(6)]
             errors = []
@@ -120,7 +120,7 @@ async def test_leaving_stream_many_cancels_the_rest() -> None:
             seen = 0
             with anyio.fail_after(10):
                 async with client.stream_many(requests) as items:
-                    async for item in items:
+                    async for _item in items:
                         seen += 1
                         if seen == 3:
                             break
