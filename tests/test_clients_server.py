@@ -134,6 +134,12 @@ async def test_cut_is_resumed_by_verified_replay(mode: str, after: int) -> None:
     strategies = [e.strategy for e in out.of(sk.ResumeEvent)]
     assert strategies in ([], ["replay"])  # [] when cut before any content
     assert out.result.attempts == 2
+    if strategies:  # a replay is a second generation: both attempts are billed
+        full = uncut().usage
+        assert out.result.usage is not None
+        assert full is not None
+        assert out.result.usage.estimated
+        assert out.result.usage.output_tokens > full.output_tokens  # type: ignore[operator]
 
 
 async def test_cut_with_ids_resumes_by_last_event_id(mode: str) -> None:
@@ -143,6 +149,8 @@ async def test_cut_with_ids_resumes_by_last_event_id(mode: str) -> None:
     assert out.result is not None
     assert out.text == out.result.text == uncut().text
     assert [e.strategy for e in out.of(sk.ResumeEvent)] == ["last-event-id"]
+    # the same generation continued: its usage report covers the broken attempt too
+    assert out.result.usage == uncut().usage
     last = server.requests[1].headers["last-event-id"]
     assert int(last) > 1
 

@@ -203,7 +203,9 @@ class StreamSession:
                 self._extras = None  # a replay (or fresh retry) describes the stream again
         self.attempt += 1
         self.metrics.attempt()
-        self.reassembler.begin_attempt(mode)
+        self.reassembler.begin_attempt(
+            mode, same_generation=strategy in ("last-event-id", "starting-after")
+        )
         if strategy is not None:
             self._pending_resume = ResumeEvent(
                 attempt=self.attempt,

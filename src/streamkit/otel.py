@@ -315,9 +315,11 @@ class OTelTracker(CostTracker):
         prices: the price table (default :meth:`PriceTable.default`).
         tracer_provider: where spans go (default: the global provider).
         meter_provider: where metrics go (default: the global provider).
-        **kwargs: the other :class:`~streamkit.tracker.CostTracker` options
-            (``budget_usd``, ``per_stream_budget_usd``, ``currency``,
-            ``exchange_rate``, ``keep_streams``).
+        budget_usd: as in :class:`~streamkit.tracker.CostTracker`.
+        per_stream_budget_usd: as in :class:`~streamkit.tracker.CostTracker`.
+        currency: as in :class:`~streamkit.tracker.CostTracker`.
+        exchange_rate: as in :class:`~streamkit.tracker.CostTracker`.
+        keep_streams: as in :class:`~streamkit.tracker.CostTracker`.
 
     Raises:
         ImportError: OpenTelemetry is not installed (``pip install 'streamkit[otel]'``).

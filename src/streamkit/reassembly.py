@@ -142,9 +142,18 @@ class Reassembler:
 
     # ---- attempts ---------------------------------------------------------------------
 
-    def begin_attempt(self, mode: AttemptMode = "fresh") -> None:
-        """Start a new attempt whose events relate to the delivered ones as ``mode`` says."""
-        self._close_attempt_usage()
+    def begin_attempt(self, mode: AttemptMode = "fresh", *, same_generation: bool = False) -> None:
+        """Start a new attempt whose events relate to the delivered ones as ``mode`` says.
+
+        Args:
+            mode: see :data:`AttemptMode`.
+            same_generation: the new attempt continues the *same* server-side generation
+                (``Last-Event-ID``, ``starting_after``), whose usage report covers the
+                earlier attempts too: the earlier attempt's usage (often an estimate) is
+                then replaced by the later report instead of added to it.
+        """
+        if not same_generation:
+            self._close_attempt_usage()
         self.attempts += 1
         self._mode = mode
         self._attempt_last_id = ""

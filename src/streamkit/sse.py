@@ -23,7 +23,7 @@ What the standard prescribes, and this decoder does:
 * At the end of the stream an event that was not terminated by a blank line is
   discarded.
 
-Example:
+Examples:
     >>> decoder = SSEDecoder()
     >>> decoder.feed(b'event: delta\ndata: {"a": 1}\n')
     []

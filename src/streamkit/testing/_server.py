@@ -28,6 +28,7 @@ from typing import Any, Self, assert_never
 from urllib.parse import parse_qsl
 
 import anyio
+import anyio.lowlevel
 import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
@@ -448,6 +449,8 @@ class LocalServer:
                 return True
             if isinstance(step, Write):
                 await send({"type": "http.response.body", "body": step.data, "more_body": True})
+                # uvicorn's send does not always yield: let the disconnect watcher run
+                await anyio.lowlevel.checkpoint()
             elif isinstance(step, Sleep):
                 await self._sleep(step.seconds)
             elif isinstance(step, Abort):
