@@ -160,6 +160,8 @@ class StreamSession:
         self._response_id: str | None = None
         self._result: StreamResult | None = None
         self._last_now = 0.0
+        self._deadline: float | None = None
+        """``Timeouts.total`` as a point in time, once the stream started."""
         # extras of the attempts before the current one (see ProviderExtras.merged)
         self._extras: ProviderExtras | None = None
 
@@ -193,6 +195,10 @@ class StreamSession:
         if self._started_at is None:
             self._started_at = now
             self.metrics.start(now)
+            if self._timeouts.total is not None:
+                self._deadline = now + self._timeouts.total
+        if self._sse is not None:
+            self.metrics.received(self._sse.bytes_received)  # the previous attempt's bytes
         self._last_now = now
         spec, mode, strategy = self._next
         if self._decoder is not None:
@@ -246,11 +252,16 @@ class StreamSession:
         if sse_decoder is None or decoder is None:
             raise StreamStateError("feed() before next_request()")
         self._last_now = now
-        self.metrics.received(len(chunk))
-        self._check_deadline(now)
+        if self._deadline is not None and now > self._deadline:
+            raise APITimeoutError(
+                f"the stream took longer than Timeouts.total={self._timeouts.total} s"
+            )
+        sse_events = sse_decoder.feed(chunk)  # counts the bytes too (bytes_received)
+        if not sse_events:
+            return []
         out: list[DeltaEvent] = []
         push = self.reassembler.push
-        for sse in sse_decoder.feed(chunk):
+        for sse in sse_events:
             if decoder.done:
                 break
             if sse.id:
@@ -463,11 +474,6 @@ class StreamSession:
             if decoder.response_id and self._response_id is None:
                 self._response_id = decoder.response_id
 
-    def _check_deadline(self, now: float) -> None:
-        total = self._timeouts.total
-        if total is not None and self._started_at is not None and now - self._started_at > total:
-            raise APITimeoutError(f"the stream took longer than Timeouts.total={total} s")
-
     # ---- outputs ------------------------------------------------------------------------
 
     def snapshot(self, now: float | None = None) -> StreamResult:
@@ -479,7 +485,9 @@ class StreamSession:
             model=self._model,
             response_id=self._response_id,
             metrics=self.metrics.snapshot(
-                output_tokens, now if now is not None else self._last_now
+                output_tokens,
+                now if now is not None else self._last_now,
+                extra_bytes=self._sse.bytes_received if self._sse is not None else 0,
             ),
             cost=self._account.cost if self._account is not None else None,
             complete=self._complete,

@@ -97,13 +97,16 @@ class MetricsRecorder:
         """The timestamp of the first content delta, if any."""
         return self._first
 
-    def snapshot(self, output_tokens: int | None = None, now: float | None = None) -> StreamMetrics:
+    def snapshot(
+        self, output_tokens: int | None = None, now: float | None = None, *, extra_bytes: int = 0
+    ) -> StreamMetrics:
         """Return the metrics so far.
 
         Args:
             output_tokens: output tokens to compute the rate from (reported usage, or an
                 estimate); ``None`` leaves ``output_tokens_per_s`` unknown.
             now: the time to measure an unfinished stream's duration to.
+            extra_bytes: bytes of the attempt in progress, not yet :meth:`received`.
         """
         end = self._end if self._end is not None else now
         ttft = None
@@ -129,6 +132,6 @@ class MetricsRecorder:
             inter_token_latency_p50_s=p50,
             inter_token_latency_p95_s=p95,
             attempts=max(self._attempts, 1),
-            bytes_received=self._bytes,
+            bytes_received=self._bytes + extra_bytes,
             content_deltas=self._count,
         )

@@ -43,10 +43,13 @@ def decode_stream(
     events = session.opened(0.0)
     step = chunk_size or max(len(data), 1)
     try:
+        feed = session.feed
         for start in range(0, len(data), step):
-            events.extend(session.feed(data[start : start + step], 0.0))
-            if session.stream_done:
-                break
+            new = feed(data[start : start + step], 0.0)
+            if new:
+                events.extend(new)
+                if session.stream_done:
+                    break
         events.extend(session.end(0.0))
     except StreamkitError as err:
         session.fail(err, 0.0)  # always raises: one attempt, no retry

@@ -241,6 +241,19 @@ class SSEDecoder:
                 After a limit error the decoder is unusable.
 
         """
+        if (
+            self._started
+            and not self._skip_lf
+            and 10 not in data  # int membership is a plain memchr: much cheaper
+            and 13 not in data
+            and self._error is None
+        ):
+            # fast path: a piece inside a line (small reads, 1-byte feeding)
+            buffer = self._buffer
+            if len(buffer) + len(data) <= self._max_line_size:
+                self.bytes_received += len(data)
+                buffer += data
+                return []
         if self._error is not None:
             raise SSEError(self._error)
         self.bytes_received += len(data)
