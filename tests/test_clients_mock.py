@@ -266,3 +266,17 @@ def test_env_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         sk.StreamingClient(provider="nope")
     with pytest.raises(ValueError, match="resume"):
         sk.StreamingClient(resume="sometimes")  # type: ignore[arg-type]
+
+
+async def test_redirects_are_not_followed(mode: str) -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(str(request.url))
+        return httpx.Response(307, headers={"location": "http://elsewhere.test/steal"})
+
+    with pytest.raises(sk.APIStatusError) as info:
+        await consume(mode, handler)
+    assert info.value.status_code == 307
+    assert "not followed" in str(info.value)
+    assert calls == ["http://mock.test/v1/chat/completions"]  # the key never went elsewhere

@@ -280,3 +280,25 @@ def test_missing_opentelemetry_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
         OTelTracker()
     with pytest.raises(ImportError, match=r"streamkit\[otel\]"):
         instrument(CostTracker())
+
+
+def test_end_to_end_through_the_client(otel: Telemetry) -> None:
+    """A real stream over LocalServer, broken once: one span with the retry and resume."""
+    import streamkit as sk
+    from streamkit.testing import Fault, LocalServer, demo_transcript
+
+    tracker = OTelTracker(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider)
+    body = demo_transcript(model="gpt-4.1")
+    with LocalServer(body, faults=[Fault.cut(after_bytes=len(body) // 2)], add_ids=True) as server:
+        client = sk.StreamingClient(base_url=server.base_url, api_key="k", tracker=tracker)
+        client._sleep = lambda _s: None  # type: ignore[method-assign,assignment,misc]
+        with client, client.stream(model="gpt-4.1", messages=[{"role": "user", "content": "x"}]) as s:
+            text = "".join(e.text for e in s if isinstance(e, sk.TextDelta))
+    assert text == s.result.text
+    [span] = otel.finished()
+    attributes = dict(span.attributes or {})
+    assert attributes["gen_ai.request.model"] == "gpt-4.1"
+    assert attributes["gen_ai.usage.output_tokens"] == s.result.usage.output_tokens  # type: ignore[union-attr]
+    assert [e.name for e in span.events] == ["streamkit.retry", "streamkit.resume"]
+    assert tracker.total_cost == s.result.cost
+    assert otel.points("gen_ai.client.token.usage")
