@@ -21,7 +21,7 @@ demo: $(VENV)/.installed-demo
 	$(BIN)/streamkit demo
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests examples scripts
+	$(BIN)/ruff check src tests examples scripts benchmarks
 	$(BIN)/ruff format --check src
 
 typecheck: $(VENV)/.installed-dev

@@ -60,7 +60,7 @@ def _chunk(delta: dict[str, object], finish: str | None = None) -> str:
 
 
 _ROLE = _frame(_chunk({"role": "assistant", "content": "", "refusal": None}))
-_CONTENT_PREFIX = f"data: {_HEAD}{{\"content\":\" ".encode()
+_CONTENT_PREFIX = f'data: {_HEAD}{{"content":" '.encode()
 _CONTENT_SUFFIX = ('"}' + _TAIL.replace("FINISH", "null") + "\n\n").encode()
 
 
@@ -73,12 +73,7 @@ def _tail(n: int) -> bytes:
         "completion_tokens_details": {"reasoning_tokens": 0},
     }
     usage_chunk = _HEAD.split(',"choices"')[0] + ',"choices":[],"usage":' + json.dumps(usage) + "}"
-    return (
-        _frame(_chunk({}, "stop"))
-        + _frame(usage_chunk)
-        + _frame("[DONE]")
-        + b"0\r\n\r\n"
-    )
+    return _frame(_chunk({}, "stop")) + _frame(usage_chunk) + _frame("[DONE]") + b"0\r\n\r\n"
 
 
 _RESPONSE_HEAD = (

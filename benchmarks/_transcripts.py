@@ -24,13 +24,14 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-_WORDS = (
+_TEXT = (
     "the of and to in is that for it as with was on be by this are or at from an which "
     "stream token model server client event chunk parser latency buffer network request "
     "response budget usage cost retry resume delta reasoning function argument value "
     "throughput memory pipeline decoder benchmark python typed async await iterator "
     "naïve café résumé — “quoted” 東京 😀 Ωmega"
-).split()
+)
+_WORDS = tuple(_TEXT.split())
 _PUNCT = (",", ".", ";", ":", "?", "!")
 
 
@@ -203,7 +204,11 @@ def anthropic_text(n: int, seed: int = 8) -> Transcript:
         _anthropic_event("message_start", {"type": "message_start", "message": message}),
         _anthropic_event(
             "content_block_start",
-            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            {
+                "type": "content_block_start",
+                "index": 0,
+                "content_block": {"type": "text", "text": ""},
+            },
         ),
         _anthropic_event("ping", {"type": "ping"}),
     ]

@@ -42,11 +42,26 @@ async def test_limiter_holds_1000_with_bounded_queue_and_priorities() -> None:
     assert peak == 10
     assert limiter.in_use == 0
     assert limiter.waiting == 0
-    # the first 10 started at once; after them, every urgent one before any normal one
-    waiting_order = order[10:]
-    urgent = [i for i, p in enumerate(waiting_order) if p == 1]
-    assert urgent == list(range(len(urgent)))
     assert len(order) == 1000
+
+
+async def test_priorities_then_arrival_order() -> None:
+    limiter = ConcurrencyLimiter(1)
+    await limiter.acquire()
+    granted: list[str] = []
+
+    async def waiter(name: str, priority: int) -> None:
+        await limiter.acquire(priority)
+        granted.append(name)
+
+    async with anyio.create_task_group() as group:
+        for name, priority in [("a", 0), ("b", 5), ("c", 0), ("d", 5), ("e", -1)]:
+            group.start_soon(waiter, name, priority)
+            await anyio.wait_all_tasks_blocked()  # queue them in this order
+        for _ in range(5):
+            limiter.release()  # hand the one slot to the next waiter
+            await anyio.wait_all_tasks_blocked()
+    assert granted == ["b", "d", "a", "c", "e"]
 
 
 async def test_cancelled_waiter_leaves_the_queue() -> None:
@@ -125,3 +140,24 @@ async def test_leaving_stream_many_cancels_the_rest() -> None:
                         if seen == 3:
                             break
             assert seen == 3
+
+
+async def test_many_streams_are_spread_over_several_http_clients() -> None:
+    from streamkit.async_client import STREAMS_PER_HTTP_CLIENT
+
+    n = STREAMS_PER_HTTP_CLIENT * 2 + 10
+    short = demo_transcript(text="A short answer, so that many streams stay quick.")
+    with LocalServer(short, delay_s=0.01) as server:
+        client = sk.AsyncStreamingClient(base_url=server.base_url, api_key="k")
+        requests = [{"model": "m", "messages": []} for _ in range(n)]
+        finished = 0
+        async with client.stream_many(requests, max_concurrent=n) as items:
+            async for item in items:
+                assert item.error is None, item.error
+                finished += item.result is not None
+        shards = client._http._shards
+        assert len(shards) == 3
+        assert [active for _, active in shards] == [0, 0, 0]  # every stream gave its slot back
+        await client.aclose()
+        assert client._http._shards == []
+    assert finished == n

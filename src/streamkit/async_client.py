@@ -62,6 +62,7 @@ class AsyncStream(StreamState):
         self._response: httpx.Response | None = None
         self._chunks: AsyncGenerator[bytes, None] | None = None
         self._delay_s: float | None = None
+        self._http: httpx.AsyncClient | None = None
 
     async def __aenter__(self) -> AsyncStream:
         """Start the request (the first attempt's response is open on return)."""
@@ -135,7 +136,13 @@ class AsyncStream(StreamState):
         self._session.abandon(self._client._clock())
         await self._close_response()
 
+    def _release_http(self) -> None:
+        if self._http is not None and (self._closed or self._session.finished):
+            http, self._http = self._http, None
+            self._client._http.release(http)
+
     async def _close_response(self) -> None:
+        self._release_http()
         response, self._response = self._response, None
         chunks, self._chunks = self._chunks, None
         if response is not None:
@@ -177,7 +184,10 @@ class AsyncStream(StreamState):
             await self._close_response()
             if session.finished:
                 return  # the stream had ended; what broke was the drain after it
-            plan = session.fail(err, clock())
+            try:
+                plan = session.fail(err, clock())
+            finally:
+                self._release_http()
             self._buffer.extend(plan.events)
             self._delay_s = plan.delay_s
         except BaseException:
@@ -188,8 +198,10 @@ class AsyncStream(StreamState):
         session = self._session
         client = self._client
         spec = session.next_request(client._clock())
-        request = build_request(client._http, spec, client._config.timeout)
-        response = await client._http.send(request, stream=True, follow_redirects=False)
+        if self._http is None:
+            self._http = client._http.acquire()
+        request = build_request(self._http, spec, client._config.timeout)
+        response = await self._http.send(request, stream=True, follow_redirects=False)
         self._response = response
         if needs_body(response):
             body = bytearray()
@@ -205,6 +217,53 @@ class AsyncStream(StreamState):
                 raise error
         self._chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
         self._buffer.extend(session.opened(client._clock()))
+
+
+#: Streams per ``httpx.AsyncClient`` that streamkit creates itself. httpcore's pool
+#: walks every connection whenever a request starts or ends (encode/httpcore#1035), so
+#: hundreds of concurrent streams on one client cost O(n^2); streamkit spreads them over
+#: several clients (measured in benchmarks/RESULTS.md, "concurrency").
+STREAMS_PER_HTTP_CLIENT = 50
+
+
+class _HTTPClients:
+    """The ``httpx.AsyncClient`` instances of one streamkit client: the user's, or shards."""
+
+    def __init__(self, timeouts: Timeouts, given: httpx.AsyncClient | None) -> None:
+        self._timeouts = timeouts
+        self._given = given
+        self._shards: list[list[Any]] = []  # [client, active streams]
+
+    def acquire(self) -> httpx.AsyncClient:
+        if self._given is not None:
+            return self._given
+        best = min(self._shards, key=lambda shard: shard[1], default=None)
+        if best is None or best[1] >= STREAMS_PER_HTTP_CLIENT:
+            best = [
+                httpx.AsyncClient(
+                    timeout=httpx_timeout(self._timeouts),
+                    follow_redirects=False,
+                    limits=httpx.Limits(
+                        max_connections=STREAMS_PER_HTTP_CLIENT * 2, max_keepalive_connections=20
+                    ),
+                ),
+                0,
+            ]
+            self._shards.append(best)
+        best[1] += 1
+        client: httpx.AsyncClient = best[0]
+        return client
+
+    def release(self, client: httpx.AsyncClient) -> None:
+        for shard in self._shards:
+            if shard[0] is client:
+                shard[1] -= 1
+                return
+
+    async def aclose(self) -> None:
+        shards, self._shards = self._shards, []
+        for client, _ in shards:
+            await client.aclose()
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,10 +314,7 @@ class AsyncStreamingClient:
             resume=resume,
             headers=headers,
         )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            timeout=httpx_timeout(self._config.timeout), follow_redirects=False
-        )
+        self._http = _HTTPClients(self._config.timeout, http_client)
 
     @property
     def tracker(self) -> CostTracker | None:
@@ -345,9 +401,8 @@ class AsyncStreamingClient:
                 await receive.aclose()
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this client created it."""
-        if self._owns_http:
-            await self._http.aclose()
+        """Close the HTTP clients this client created (never one you passed in)."""
+        await self._http.aclose()
 
     async def __aenter__(self) -> AsyncStreamingClient:
         """Use as an async context manager: closes on exit."""
