@@ -75,3 +75,18 @@ def test_python_dash_m_works() -> None:
     )
     assert proc.returncode == 0
     assert "demo" in proc.stdout
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_demo_in_a_terminal_shows_a_live_token_counter() -> None:
+    out = _Terminal()
+    code = main(["demo", "--delay", "0"], out=out)
+    assert code == 0
+    text = out.getvalue()
+    assert " tokens · " in text  # the live status line: tokens so far and elapsed seconds
+    assert "resumed with strategy 'last-event-id'" in text
+    assert "cost       $" in text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -20,29 +21,62 @@ __all__ = ["main"]
 
 
 class _Printer:
-    """Writes the stream: rich when it is installed and the output is a terminal."""
+    """Writes the stream.
+
+    In a terminal with rich installed: a live view of the answer with a status line
+    (tokens so far, elapsed seconds) and resume notices. Otherwise (a pipe, a file,
+    no rich): plain text as it arrives, notices on their own lines.
+    """
+
+    #: Seconds between live redraws.
+    REDRAW_S = 1 / 15
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
-        self.console: Any = None
+        self.live: Any = None
+        self._answer: list[str] = []
+        self._notes: list[str] = []
+        self._tokens = 0
+        self._started = time.monotonic()
+        self._drawn = 0.0
         if out.isatty():
             try:
                 from rich.console import Console
-
-                self.console = Console(file=out, highlight=False)
+                from rich.live import Live
             except ImportError:  # pragma: no cover - rich is in the cli extra
-                self.console = None
+                return
+            self.live = Live(console=Console(file=out, highlight=False), refresh_per_second=15)
+
+    def __enter__(self) -> _Printer:
+        self._started = time.monotonic()
+        if self.live is not None:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self._redraw(force=True)
+            self.live.__exit__(None, None, None)
+        else:
+            self.out.write("\n")
+            self.out.flush()
 
     def text(self, piece: str) -> None:
-        if self.console is not None:
-            self.console.print(piece, end="", markup=False)
+        self._tokens += 1  # about one token per delta, until usage is reported
+        if self.live is not None:
+            self._answer.append(piece)
+            self._redraw()
         else:
             self.out.write(piece)
             self.out.flush()
 
+    def tokens(self, count: int) -> None:
+        self._tokens = count
+
     def notice(self, message: str) -> None:
-        if self.console is not None:
-            self.console.print(f"\n[bold yellow]⟳ {message}[/]")
+        if self.live is not None:
+            self._notes.append(message)
+            self._redraw(force=True)
         else:
             self.out.write(f"\n[{message}]\n")
             self.out.flush()
@@ -51,31 +85,39 @@ class _Printer:
         self.out.write(message + "\n")
         self.out.flush()
 
+    def _redraw(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._drawn < self.REDRAW_S:
+            return
+        self._drawn = now
+        from rich.console import Group
+        from rich.text import Text
+
+        parts: list[Any] = [Text("".join(self._answer))]
+        parts.extend(Text(f"⟳ {note}", style="yellow") for note in self._notes)
+        parts.append(Text(f"{self._tokens} tokens · {now - self._started:.1f} s", style="dim"))
+        self.live.update(Group(*parts))
+
 
 def _print_stream(stream: Any, printer: _Printer) -> None:
-    from streamkit.events import ReasoningDelta, ResumeEvent, RetryEvent, TextDelta
+    from streamkit.events import ReasoningDelta, ResumeEvent, RetryEvent, TextDelta, UsageEvent
 
-    reasoning_open = False
-    for event in stream:
-        if isinstance(event, TextDelta) and event.index == 0:
-            if reasoning_open:
-                printer.line("\n--- answer ---")
-                reasoning_open = False
-            printer.text(event.text)
-        elif isinstance(event, ReasoningDelta) and event.index == 0:
-            reasoning_open = True
-            printer.text(event.text)
-        elif isinstance(event, RetryEvent):
-            printer.notice(
-                f"attempt {event.attempt} failed ({event.reason.split(':')[0]}); "
-                f"retrying in {event.delay_s:.2f} s"
-            )
-        elif isinstance(event, ResumeEvent):
-            printer.notice(
-                f"resumed with strategy {event.strategy!r} after "
-                f"{event.resumed_after_chars} characters (attempt {event.attempt})"
-            )
-    printer.line()
+    with printer:
+        for event in stream:
+            if isinstance(event, TextDelta | ReasoningDelta) and event.index == 0:
+                printer.text(event.text)
+            elif isinstance(event, UsageEvent) and event.usage.output_tokens:
+                printer.tokens(event.usage.output_tokens)
+            elif isinstance(event, RetryEvent):
+                printer.notice(
+                    f"attempt {event.attempt} failed ({event.reason.split(':')[0]}); "
+                    f"retrying in {event.delay_s:.2f} s"
+                )
+            elif isinstance(event, ResumeEvent):
+                printer.notice(
+                    f"resumed with strategy {event.strategy!r} after "
+                    f"{event.resumed_after_chars} characters (attempt {event.attempt})"
+                )
 
 
 def _summary(result: StreamResult) -> list[str]:
