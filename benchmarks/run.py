@@ -683,7 +683,7 @@ LOOPBACK_LABELS = {
     "httpx-sse": "httpx-sse + json.loads",
     "openai": "openai create(stream=True)",
     "sk-client": "**streamkit StreamingClient**",
-    "sk-async": "**streamkit AsyncStreamingClient** (one shared httpx.AsyncClient)",
+    "sk-async": "**streamkit AsyncStreamingClient** (defaults: streamkit's own httpx clients)",
     "sk-async-sharded": f"**streamkit AsyncStreamingClient**, one httpx.AsyncClient per {SHARD} streams",
     "openai-async": "openai AsyncOpenAI create(stream=True) (one client, httpx2 pool)",
     "httpx-async": "raw httpx.AsyncClient (shared) + split + json.loads",
@@ -742,17 +742,32 @@ async def _concurrent(kind: str, base: str, streams: int, chunks: int) -> Stream
     if kind in ("sk-async", "sk-async-sharded"):
         # sharded: one httpx.AsyncClient (and streamkit client) per SHARD streams, which
         # keeps httpcore's per-pool bookkeeping (O(connections) per request/release) small
-        shard = SHARD if kind == "sk-async-sharded" else streams
-        https = [
-            httpx.AsyncClient(
-                limits=httpx.Limits(max_connections=shard + 8, max_keepalive_connections=shard + 8),
-                timeout=120,
-            )
-            for _ in range(0, streams, shard)
-        ]
-        clients = [
-            sk.AsyncStreamingClient(base_url=base, api_key="sk-bench", http_client=h) for h in https
-        ]
+        https: list[httpx.AsyncClient] = []
+        if kind == "sk-async":
+            # out of the box: streamkit creates (and shards) its own httpx clients
+            shard = streams
+            clients = [
+                sk.AsyncStreamingClient(
+                    base_url=base,
+                    api_key="sk-bench",
+                    timeout=sk.Timeouts(connect=120, read_idle=120),
+                )
+            ]
+        else:
+            shard = SHARD
+            https = [
+                httpx.AsyncClient(
+                    limits=httpx.Limits(
+                        max_connections=shard + 8, max_keepalive_connections=shard + 8
+                    ),
+                    timeout=120,
+                )
+                for _ in range(0, streams, shard)
+            ]
+            clients = [
+                sk.AsyncStreamingClient(base_url=base, api_key="sk-bench", http_client=h)
+                for h in https
+            ]
         text_delta = sk.TextDelta
         next_client = iter(clients[i // shard] for i in range(streams))
 
@@ -812,8 +827,13 @@ async def _concurrent(kind: str, base: str, streams: int, chunks: int) -> Stream
         for _ in range(streams):
             tg.start_soon(one)
     wall = time.perf_counter() - t0
-    for h in https if kind.startswith("sk-async") else [http]:
-        await h.aclose()
+    if kind.startswith("sk-async"):
+        for c in clients:
+            await c.aclose()  # closes the httpx clients streamkit created itself
+        for h in https if kind == "sk-async-sharded" else []:
+            await h.aclose()
+    else:
+        await http.aclose()
     if len(counts) != streams or any(c != chunks for c in counts):
         raise AssertionError(f"{kind}: incomplete streams ({len(counts)} done)")
     return StreamRun(wall, streams * (chunks + 4), delays)

@@ -62,6 +62,7 @@ class Stream(StreamState):
         self._response: httpx.Response | None = None
         self._chunks: Generator[bytes, None, None] | None = None
         self._delay_s: float | None = None
+        self._map_errors = map_httpx_errors(client._config.timeout)  # stateless: reused
 
     def __enter__(self) -> Stream:
         """Start the request (the first attempt's response is open on return)."""
@@ -145,7 +146,7 @@ class Stream(StreamState):
         session = self._session
         clock = self._client._clock
         try:
-            with map_httpx_errors(self._client._config.timeout):
+            with self._map_errors:
                 if self._response is None:
                     if self._delay_s is not None:
                         delay, self._delay_s = self._delay_s, None
