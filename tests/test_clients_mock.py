@@ -280,3 +280,22 @@ async def test_redirects_are_not_followed(mode: str) -> None:
     assert info.value.status_code == 307
     assert "not followed" in str(info.value)
     assert calls == ["http://mock.test/v1/chat/completions"]  # the key never went elsewhere
+
+
+async def test_gzip_encoded_stream_is_decoded(mode: str) -> None:
+    import gzip
+
+    raw = read_real(RAW_NAME)
+    packed = gzip.compress(raw)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            headers={"content-type": "text/event-stream", "content-encoding": "gzip"},
+            stream=Body([packed[i : i + 500] for i in range(0, len(packed), 500)]),
+        )
+
+    events, result, _ = await consume(mode, handler)
+    assert result is not None
+    assert result.text.endswith("weather app.")
+    assert "".join(e.text for e in events if isinstance(e, sk.TextDelta)) == result.text

@@ -22,6 +22,7 @@ from streamkit.retry import parse_retry_after
 __all__ = [
     "ERROR_BODY_LIMIT",
     "build_request",
+    "is_identity",
     "check_response",
     "httpx_timeout",
     "map_httpx_errors",
@@ -144,6 +145,16 @@ def check_response(
             body=(body or b"").decode("utf-8", errors="replace"),
         )
     return None
+
+
+def is_identity(response: httpx.Response) -> bool:
+    """Whether the body has no content coding, so the raw bytes are the content.
+
+    The shells then read ``iter_raw``/``aiter_raw``, one generator level less per
+    chunk than ``iter_bytes`` (which runs an identity decoder and a chunker).
+    """
+    coding = response.headers.get("content-encoding")
+    return coding is None or coding.strip().lower() in ("", "identity")
 
 
 def needs_body(response: httpx.Response) -> bool:

@@ -24,6 +24,7 @@ from streamkit._httpx import (
     build_request,
     check_response,
     httpx_timeout,
+    is_identity,
     map_httpx_errors,
     needs_body,
 )
@@ -216,7 +217,8 @@ class AsyncStream(StreamState):
             error = check_response(response, bytes(body))
             if error is not None:
                 raise error
-        self._chunks = cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
+        chunks = response.aiter_raw() if is_identity(response) else response.aiter_bytes()
+        self._chunks = cast("AsyncGenerator[bytes, None]", chunks)
         self._buffer.extend(session.opened(client._clock()))
 
 

@@ -22,6 +22,7 @@ from streamkit._httpx import (
     build_request,
     check_response,
     httpx_timeout,
+    is_identity,
     map_httpx_errors,
     needs_body,
 )
@@ -193,7 +194,8 @@ class Stream(StreamState):
             error = check_response(response, bytes(body))
             if error is not None:
                 raise error
-        self._chunks = cast("Generator[bytes, None, None]", response.iter_bytes())
+        chunks = response.iter_raw() if is_identity(response) else response.iter_bytes()
+        self._chunks = cast("Generator[bytes, None, None]", chunks)
         self._buffer.extend(session.opened(client._clock()))
 
     def __del__(self) -> None:
