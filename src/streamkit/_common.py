@@ -152,13 +152,3 @@ class StreamState:
         """The result assembled so far (the final one after the end)."""
         result = self._session.result
         return result if result is not None else self._session.snapshot()
-
-    def _next_buffered(self) -> DeltaEvent | None:
-        if self._buffer_pos < len(self._buffer):
-            event = self._buffer[self._buffer_pos]
-            self._buffer_pos += 1
-            return event
-        if self._buffer:
-            self._buffer.clear()
-            self._buffer_pos = 0
-        return None

@@ -7,6 +7,7 @@ lives in the sans-I/O :class:`~streamkit._session.StreamSession`.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
@@ -88,9 +89,14 @@ class AsyncStream(StreamState):
     async def __anext__(self) -> DeltaEvent:
         """The next event; performs I/O (and retry sleeps) as needed."""
         while True:
-            event = self._next_buffered()
-            if event is not None:
-                return event
+            buffer = self._buffer
+            position = self._buffer_pos
+            if position < len(buffer):  # the hot path: an event already decoded
+                self._buffer_pos = position + 1
+                return buffer[position]
+            if buffer:
+                buffer.clear()
+                self._buffer_pos = 0
             if self._closed or (self._session.finished and self._response is None):
                 await self._close_response()
                 raise StopAsyncIteration
@@ -291,7 +297,8 @@ class AsyncStreamingClient:
     ``httpx.AsyncClient``.
     """
 
-    _clock = staticmethod(anyio.current_time)
+    # time.monotonic, as in the sync twin: anyio.current_time() costs ~1 µs a call
+    _clock = staticmethod(time.monotonic)
     _sleep = staticmethod(anyio.sleep)
 
     def __init__(

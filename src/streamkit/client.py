@@ -87,9 +87,14 @@ class Stream(StreamState):
     def __next__(self) -> DeltaEvent:
         """The next event; performs I/O (and retry sleeps) as needed."""
         while True:
-            event = self._next_buffered()
-            if event is not None:
-                return event
+            buffer = self._buffer
+            position = self._buffer_pos
+            if position < len(buffer):  # the hot path: an event already decoded
+                self._buffer_pos = position + 1
+                return buffer[position]
+            if buffer:
+                buffer.clear()
+                self._buffer_pos = 0
             if self._closed or (self._session.finished and self._response is None):
                 self._close_response()
                 raise StopIteration
