@@ -9,7 +9,14 @@ from typing import Any
 
 import pytest
 
-REAL_DIR = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
+#: The real recordings: ``../shared/fixtures/real`` next to the checkout, or
+#: ``$STREAMKIT_REAL_FIXTURES``. The one place every test finds them.
+REAL_DIR = Path(
+    os.environ.get(
+        "STREAMKIT_REAL_FIXTURES",
+        Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real",
+    )
+)
 
 
 def real_dir() -> Path:
@@ -38,7 +45,7 @@ def files_of(dialect: str, outcome: str | None = None) -> list[str]:
         for e in manifest()
         if e["dialect"] == dialect and (outcome is None or e["outcome"] == outcome)
     ]
-    return names or ["<fixtures missing>"]
+    return names or ["<recordings missing>"]
 
 
 def read_real(name: str) -> bytes:

@@ -55,7 +55,7 @@ def test_prices_rejects_garbage(capsys: pytest.CaptureFixture[str]) -> None:
     assert "lots" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("entry", manifest() or [{"file": "<fixtures missing>"}])
+@pytest.mark.parametrize("entry", manifest() or [{"file": "<recordings missing>"}])
 def test_inspect_every_recording(entry: dict[str, str]) -> None:
     path = real_dir() / entry["file"]
     code, text = run("inspect", str(path))

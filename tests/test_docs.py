@@ -165,6 +165,7 @@ def parse_blocks(path: Path) -> list[Block]:
 
 BLOCKS = [block for path in DOC_FILES for block in parse_blocks(path)]
 
+
 def _params() -> list[Any]:
     params = []
     for block in BLOCKS:

@@ -292,7 +292,10 @@ def test_end_to_end_through_the_client(otel: Telemetry) -> None:
     with LocalServer(body, faults=[Fault.cut(after_bytes=len(body) // 2)], add_ids=True) as server:
         client = sk.StreamingClient(base_url=server.base_url, api_key="k", tracker=tracker)
         client._sleep = lambda _s: None  # type: ignore[method-assign,assignment,misc]
-        with client, client.stream(model="gpt-4.1", messages=[{"role": "user", "content": "x"}]) as s:
+        with (
+            client,
+            client.stream(model="gpt-4.1", messages=[{"role": "user", "content": "x"}]) as s,
+        ):
             text = "".join(e.text for e in s if isinstance(e, sk.TextDelta))
     assert text == s.result.text
     [span] = otel.finished()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import pickle
 import re
 import time
@@ -24,6 +23,8 @@ from streamkit.sse import (
     ServerSentEvent,
     SSEDecoder,
 )
+
+from conftest import real_dir
 
 E = ServerSentEvent
 Result = tuple[list[ServerSentEvent], str, int | None]
@@ -796,14 +797,8 @@ def test_feed_accepts_bytearray() -> None:
 
 
 def shared_fixtures_dir() -> Path:
-    """Locate /work/shared/fixtures/real next to the repository, or skip/fail."""
-    folder = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
-    if not folder.is_dir() or not any(folder.glob("*.sse")):
-        message = f"shared fixtures not found: {folder}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return folder
+    """The real recordings (skip, or fail under CI=true, when absent)."""
+    return real_dir()
 
 
 # Files that end without the blank line terminating their last event.

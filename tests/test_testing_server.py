@@ -5,7 +5,6 @@ recordings on blank lines, not with the server's own splitter."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import time
@@ -29,19 +28,15 @@ from streamkit.testing import (
 from streamkit.testing._faults import Abort, Sleep, StreamReply, Write, plan_reply
 from streamkit.testing._transcripts import split_blocks
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "real"
+from conftest import REAL_DIR, real_dir
+
+FIXTURES = REAL_DIR
 OPENAI = "openai-chat-text-include-usage.sse"
 CHAT = "/chat/completions"
 
 
 def fixture(name: str) -> Path:
-    path = FIXTURES / name
-    if not path.is_file():
-        message = f"shared fixtures not found at {FIXTURES}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return real_dir() / name
 
 
 def events_of(body: bytes) -> list[bytes]:

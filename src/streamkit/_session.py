@@ -404,8 +404,8 @@ class StreamSession:
 
     def abandon(self, now: float) -> None:
         """The user closed the stream before its end: account what was received."""
-        if self.finished or (self._state == "idle" and self.attempt == 0):
-            return
+        if self.finished or self.attempt == 0:
+            return  # already accounted, or never started
         self._capture_ids()
         self._account_broken_attempt()
         self._state = "failed"

@@ -8,12 +8,9 @@ skip, except under ``CI=true``, where they fail.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from streamkit.events import DeltaEvent
 from streamkit.extras import ProviderExtras
@@ -22,49 +19,19 @@ from streamkit.reassembly import Reassembler
 from streamkit.result import StreamResult
 from streamkit.sse import ServerSentEvent, SSEDecoder
 
-_DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "real"
-
-
-def _dir() -> Path:
-    return Path(os.environ.get("STREAMKIT_REAL_FIXTURES", _DEFAULT_DIR))
+from conftest import files_of as files_of  # re-exported for the dialect tests
+from conftest import manifest as manifest
+from conftest import read_real, real_dir
 
 
 def fixtures_dir() -> Path:
     """The folder of real recordings; skip (or fail when ``CI == "true"``) when absent."""
-    folder = _dir()
-    if not (folder / "MANIFEST.json").is_file():
-        reason = (
-            f"real recordings not found at {folder}: check out ../shared next to the "
-            "repository or set STREAMKIT_REAL_FIXTURES"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return folder
-
-
-def manifest() -> list[dict[str, Any]]:
-    """MANIFEST.json entries ([] when the folder is absent: the tests then skip)."""
-    path = _dir() / "MANIFEST.json"
-    if not path.is_file():
-        return []
-    entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-    return entries
-
-
-def files_of(dialect: str, outcome: str | None = None) -> list[str]:
-    """Recording names of a dialect (one placeholder when absent, so the test skips)."""
-    names = [
-        e["file"]
-        for e in manifest()
-        if e["dialect"] == dialect and (outcome is None or e["outcome"] == outcome)
-    ]
-    return names or ["<recordings missing>"]
+    return real_dir()
 
 
 def read(name: str) -> bytes:
     """The bytes of one recording (skip/fail when the folder is absent)."""
-    return (fixtures_dir() / name).read_bytes()
+    return read_real(name)
 
 
 def payloads(raw: bytes) -> list[tuple[str, dict[str, Any]]]:
