@@ -27,6 +27,7 @@ from streamkit.errors import (
     APIStatusError,
     APITimeoutError,
     ProviderError,
+    SSEError,
     StreamInterruptedError,
     StreamkitError,
     StreamStateError,
@@ -164,6 +165,8 @@ class StreamSession:
         """``Timeouts.total`` as a point in time, once the stream started."""
         # extras of the attempts before the current one (see ProviderExtras.merged)
         self._extras: ProviderExtras | None = None
+        # an error feed() found behind events it returned (see take_failure)
+        self._deferred_failure: StreamkitError | None = None
 
     # ---- properties -------------------------------------------------------------------
 
@@ -200,6 +203,7 @@ class StreamSession:
         if self._sse is not None:
             self.metrics.received(self._sse.bytes_received)  # the previous attempt's bytes
         self._last_now = now
+        self._deferred_failure = None  # (fail() had it; a new attempt starts clean)
         spec, mode, strategy = self._next
         if self._decoder is not None:
             if mode == "continue":
@@ -256,30 +260,59 @@ class StreamSession:
             raise APITimeoutError(
                 f"the stream took longer than Timeouts.total={self._timeouts.total} s"
             )
-        sse_events = sse_decoder.feed(chunk)  # counts the bytes too (bytes_received)
-        if not sse_events:
+        failure: StreamkitError | None = None
+        try:
+            sse_events = sse_decoder.feed(chunk)  # counts the bytes too (bytes_received)
+        except SSEError as err:
+            # a limit broke mid-piece: the events completed before it still count
+            sse_events, failure = err.events, err
+        if not sse_events and failure is None:
             return []
         out: list[DeltaEvent] = []
         push = self.reassembler.push
-        for sse in sse_events:
-            if decoder.done:
-                break
-            if sse.id:
-                # the last event ID of the *dispatched* events (WHATWG: set at dispatch,
-                # not when an `id:` line of an event that never completed was parsed)
-                self.last_event_id = sse.id
-            try:
-                deltas = decoder.decode(sse)
-            except ProviderError as err:
-                carried = getattr(err, "_events", None)
-                if carried:
-                    out.extend(push(carried))
-                self._note(out, now)
-                raise
-            out.extend(push(deltas, event_id=sse.id, sequence=decoder.sequence_number(sse)))
+        try:
+            for sse in sse_events:
+                if decoder.done:
+                    break
+                if sse.id:
+                    # the last event ID of the *dispatched* events (WHATWG: set at
+                    # dispatch, not when an `id:` line of an unfinished event was parsed)
+                    self.last_event_id = sse.id
+                try:
+                    deltas = decoder.decode(sse)
+                except ProviderError as err:
+                    carried = getattr(err, "_events", None)
+                    if carried:
+                        out.extend(push(carried))
+                    raise
+                out.extend(push(deltas, event_id=sse.id, sequence=decoder.sequence_number(sse)))
+        except StreamkitError as err:
+            failure = err
         if out:
             self._note(out, now)
+        if failure is not None:
+            if not out:
+                raise failure
+            # deliver the events that came before the failure first: the shell raises
+            # it (take_failure) once they are consumed
+            self._deferred_failure = failure
         return out
+
+    def take_failure(self) -> None:
+        """Raise the failure :meth:`feed` deferred behind the events it returned.
+
+        A piece of the body can hold many events; when one of them is malformed (or
+        an in-band error, or past a limit), :meth:`feed` returns the events before it
+        so that nothing received is lost, and keeps the error. Shells call this
+        before reading more bytes; it does nothing when no failure is waiting.
+
+        Raises:
+            StreamkitError: the deferred failure (hand it to :meth:`fail`).
+        """
+        failure = self._deferred_failure
+        if failure is not None:
+            self._deferred_failure = None
+            raise failure
 
     def _note(self, events: Sequence[DeltaEvent], now: float) -> None:
         metrics = self.metrics
@@ -311,6 +344,7 @@ class StreamSession:
         decoder = self._decoder
         if sse_decoder is None or decoder is None:
             raise StreamStateError("end() before next_request()")
+        self.take_failure()  # an error behind the last events outranks the end
         self._last_now = now
         sse_decoder.close()
         if not (decoder.done or decoder.complete_at_eof()):

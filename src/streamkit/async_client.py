@@ -31,6 +31,7 @@ from streamkit._httpx import (
 )
 from streamkit._notebook import open_view
 from streamkit._session import ResumeMode, StreamSession
+from streamkit._transport import async_transport
 from streamkit.config import Timeouts
 from streamkit.errors import StreamkitError
 from streamkit.events import DeltaEvent, TextDelta
@@ -170,6 +171,7 @@ class AsyncStream(StreamState):
         clock = self._client._clock
         try:
             with self._map_errors:
+                session.take_failure()  # one found behind events already delivered
                 if self._response is None:
                     if self._delay_s is not None:
                         delay, self._delay_s = self._delay_s, None
@@ -252,8 +254,11 @@ class _HTTPClients:
                 httpx.AsyncClient(
                     timeout=httpx_timeout(self._timeouts),
                     follow_redirects=False,
-                    limits=httpx.Limits(
-                        max_connections=STREAMS_PER_HTTP_CLIENT * 2, max_keepalive_connections=20
+                    transport=async_transport(
+                        httpx.Limits(
+                            max_connections=STREAMS_PER_HTTP_CLIENT * 2,
+                            max_keepalive_connections=20,
+                        )
                     ),
                 ),
                 0,

@@ -28,6 +28,7 @@ from streamkit._httpx import (
 )
 from streamkit._notebook import open_view
 from streamkit._session import ResumeMode, StreamSession
+from streamkit._transport import sync_transport
 from streamkit.config import Timeouts
 from streamkit.errors import StreamkitError
 from streamkit.events import DeltaEvent, TextDelta
@@ -153,6 +154,7 @@ class Stream(StreamState):
         clock = self._client._clock
         try:
             with self._map_errors:
+                session.take_failure()  # one found behind events already delivered
                 if self._response is None:
                     if self._delay_s is not None:
                         delay, self._delay_s = self._delay_s, None
@@ -259,7 +261,9 @@ class StreamingClient:
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
-            timeout=httpx_timeout(self._config.timeout), follow_redirects=False
+            timeout=httpx_timeout(self._config.timeout),
+            follow_redirects=False,
+            transport=sync_transport(httpx.Limits()),
         )
 
     @property

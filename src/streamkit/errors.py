@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from streamkit.result import StreamResult
+    from streamkit.sse import ServerSentEvent
 
 __all__ = [
     "APIConnectionError",
@@ -309,7 +310,23 @@ class StreamProtocolError(StreamkitError):
 
 
 class SSEError(StreamProtocolError):
-    """Malformed or oversize server-sent-events framing (e.g. a line over the limit)."""
+    """Malformed or oversize server-sent-events framing (e.g. a line over the limit).
+
+    Attributes:
+        events: the events :meth:`SSEDecoder.feed <streamkit.sse.SSEDecoder.feed>`
+            completed in the same call before the failure (``[]`` if none), so that a
+            piece holding good events and then an oversize line loses none of them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        partial: StreamResult | None = None,
+        events: list[ServerSentEvent] | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.events: list[ServerSentEvent] = events or []
 
 
 class ChunkDecodeError(StreamProtocolError):

@@ -285,8 +285,7 @@ class SSEDecoder:
             buffer += data[start:] if start else data
             return []
         size = len(data)
-        if size - end - 1 > self._max_line_size:
-            self._fail(self._line_error())
+        tail_too_long = size - end - 1 > self._max_line_size
         if buffer:
             buffer += data[start : end + 1]
             region: bytes | bytearray = buffer
@@ -296,27 +295,21 @@ class SSEDecoder:
             region = data
         limit = self._max_line_size
         if len(region) > limit and max(map(len, region.splitlines())) > limit:
-            self._fail(self._line_error())
+            # the lines before the first oversize one still make their events
+            raw_lines = region.splitlines()
+            cut = next(i for i, line in enumerate(raw_lines) if len(line) > limit)
+            good = [line.decode("utf-8", "replace") for line in raw_lines[:cut]]
+            self._fail(self._line_error(), self._interpret(good))
         text = region.decode("utf-8", "replace")
         if buffer:
             buffer.clear()
+        if tail_too_long:
+            self._fail(self._line_error(), self._interpret(_lines(text)))
         if end + 1 < size:
             buffer += data[end + 1 :]
         elif data[end] == 0x0D:
             self._skip_lf = True
-        if "\r" not in text:
-            lines = text.split("\n")
-            lines.pop()  # the region ends with a line end: the last item is ""
-        elif _has_other_line_breaks(text):
-            # CRLF first, then the remaining lone CRs.
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-            lines = text.split("\n")
-            lines.pop()
-        else:
-            # Only CR, LF and CRLF can break lines here (the fast path for
-            # CRLF-framed streams); no trailing "" item with splitlines().
-            lines = text.splitlines()
-        return self._interpret(lines)
+        return self._interpret(_lines(text))
 
     def close(self) -> list[ServerSentEvent]:
         """Signal the end of the stream.
@@ -349,11 +342,11 @@ class SSEDecoder:
         limit = self._max_event_size
         return f"SSE event data larger than max_event_size ({limit} characters)"
 
-    def _fail(self, message: str) -> NoReturn:
+    def _fail(self, message: str, events: list[ServerSentEvent] | None = None) -> NoReturn:
         self._error = f"decoder unusable after an earlier error: {message}"
         self._buffer = bytearray()
         self._data = []
-        raise SSEError(message)
+        raise SSEError(message, events=events)
 
     def _interpret(self, lines: list[str]) -> list[ServerSentEvent]:
         """Apply "Interpreting an event stream" to complete lines.
@@ -386,7 +379,7 @@ class SSEDecoder:
                     value = line[6:] if line.startswith("data: ") else line[5:]
                     size += len(value) + 1
                     if size > limit:
-                        self._fail(self._event_error())
+                        self._fail(self._event_error(), events)
                     data.append(value)
                     in_block = True
                 elif not line:
@@ -423,7 +416,7 @@ class SSEDecoder:
                         # Only a bare "data" line (no colon) gets here.
                         size += 1
                         if size > limit:
-                            self._fail(self._event_error())
+                            self._fail(self._event_error(), events)
                         data.append("")
         finally:
             # Also on error, so that last_event_id stays usable for a resume.
@@ -433,6 +426,22 @@ class SSEDecoder:
             self._block_retry = block_retry
             self.last_event_id = last_event_id
         return events
+
+
+def _lines(text: str) -> list[str]:
+    """Split decoded text that ends with a line end into lines (CR, LF or CRLF)."""
+    if "\r" not in text:
+        lines = text.split("\n")
+        lines.pop()  # the text ends with a line end: the last item is ""
+        return lines
+    if _has_other_line_breaks(text):
+        # CRLF first, then the remaining lone CRs.
+        lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+        lines.pop()
+        return lines
+    # Only CR, LF and CRLF can break lines here (the fast path for CRLF-framed
+    # streams); no trailing "" item with splitlines().
+    return text.splitlines()
 
 
 def _parse_retry(value: str) -> int | None:
