@@ -82,6 +82,7 @@ def run(
             events.extend(session.opened(now))
             for chunk in answer:
                 now += 0.01
+                session.take_failure()  # as the shells do before reading on
                 if isinstance(chunk, Cut):
                     raise APIConnectionError("peer closed connection")
                 events.extend(session.feed(chunk, now))
@@ -379,3 +380,52 @@ def test_last_event_id_server_replaying_a_different_generation_is_caught() -> No
 
     with pytest.raises(StreamInterruptedError):
         run(serve)
+
+
+@pytest.mark.parametrize("bad", [b"data: {not json\n\n", b"event: error\ndata: {}\n\n"])
+@pytest.mark.parametrize("whole", [True, False])
+def test_failure_mid_piece_delivers_the_events_before_it(bad: bytes, whole: bool) -> None:
+    """One read can hold many events: those before a bad one reach the user first."""
+    raw = read_real(RAW_NAME)
+    blocks = raw.split(b"\n\n")
+    body = b"\n\n".join(blocks[:6]) + b"\n\n" + bad + b"\n\n".join(blocks[6:])
+    before = "".join(json.loads(b[6:])["choices"][0]["delta"]["content"] for b in blocks[:6])
+    assert before
+
+    def serve(attempt: int, spec: RequestSpec) -> list[bytes]:
+        return [body] if whole else [body[:10], body[10:]]
+
+    with pytest.raises(StreamkitError) as info:
+        run(lambda a, s: serve(a, s), policy=RetryPolicy(max_attempts=1))
+    assert info.value.partial is not None
+    assert info.value.partial.text == before
+    # the events were returned by feed() (not only kept in the partial result)
+    session = StreamSession(dialect=get("openai-chat"), request=_spec())
+    session.next_request(0.0)
+    session.opened(0.0)
+    delivered = session.feed(body, 0.1)
+    assert text_of(delivered) == before
+    with pytest.raises(StreamkitError):
+        session.take_failure()
+    session.take_failure()  # raised once; nothing waits any more
+
+
+def _spec() -> RequestSpec:
+    return get("openai-chat").build_request(
+        base_url="http://test/v1",
+        api_key="sk-test-0123456789",
+        model="gpt-4o",
+        messages=[{"role": "user", "content": "Say something"}],
+        params={},
+    )
+
+
+def test_deferred_failure_outranks_the_end() -> None:
+    raw = read_real(RAW_NAME)
+    session = StreamSession(dialect=get("openai-chat"), request=_spec())
+    session.next_request(0.0)
+    session.opened(0.0)
+    first = raw.split(b"\n\n")[1] + b"\n\n"
+    assert session.feed(first + b"data: [broken\n\n", 0.1)
+    with pytest.raises(StreamkitError):
+        session.end(0.2)

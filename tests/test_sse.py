@@ -865,3 +865,17 @@ def test_real_fixture_unterminated_final_event_is_discarded() -> None:
     events = run([raw])[0]
     assert events[-1].data != "[DONE]"
     assert run([raw + b"\n"])[0] == [*events, E(data="[DONE]")]
+
+
+def test_limit_errors_keep_the_events_completed_before_them() -> None:
+    """SSEError.events: a piece with good events and then an oversize line loses none."""
+    good = b"data: a\n\nid: 7\ndata: b\n\n"
+    for tail in (b"x" * 101 + b"\n", b"x" * 101, b"data: " + b"y" * 95 + b"\n\n"):
+        decoder = SSEDecoder(max_line_size=100, max_event_size=90)
+        with pytest.raises(SSEError) as info:
+            decoder.feed(good + tail)
+        assert [(e.data, e.id) for e in info.value.events] == [("a", ""), ("b", "7")]
+    decoder = SSEDecoder(max_line_size=100)
+    with pytest.raises(SSEError) as info:
+        decoder.feed(b"x" * 101)
+    assert info.value.events == []

@@ -74,11 +74,13 @@ class Rechunker:
             self._new_request = False
 
     def received(self, data: bytes) -> bytes:
-        """Return ``data`` with the chunks it holds coalesced (``b""`` only at EOF).
+        """Return ``data`` with the chunks it holds coalesced.
 
-        An input that ends inside a chunk-size line returns the bytes before that
-        line (possibly ``b""``, although the connection is not at EOF); callers that
-        treat ``b""`` as end of stream must read again then (see :attr:`holding`).
+        At EOF (``b""``) the bytes held back come out first, if any, and the next
+        ``b""`` passes through (a socket at EOF keeps reading ``b""``). A non-empty input can
+        also give ``b""``: when it holds only framing (the CRLF after chunk data) or
+        ends inside a chunk-size line, which is held back (:attr:`holding`) until the
+        rest arrives. Callers that treat ``b""`` as end of stream must read again then.
         """
         state = self._state
         if state == _PASS:
