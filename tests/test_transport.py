@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 import streamkit as sk
-from streamkit import _rechunk, _transport
+from streamkit import _rechunk
+from streamkit import transport as _transport
 from streamkit.offline import decode_stream
 
 from conftest import read_real
@@ -142,6 +143,33 @@ def test_unknown_pool_is_left_unwrapped() -> None:
     transport = httpx.HTTPTransport(proxy="http://127.0.0.1:9")
     assert not _transport._wrap(transport, _transport._SyncBackend)
     assert not _transport.is_rechunking(transport)
+    proxied = sk.HTTPTransport(proxy="http://127.0.0.1:9")
+    assert isinstance(proxied, httpx.HTTPTransport)
+    assert not _transport.is_rechunking(proxied)  # served by httpx's proxy pool as is
+
+
+def test_public_transport_in_the_users_own_client(rechunkers: list[Any]) -> None:
+    raw = read_real(RAW_NAME)
+    expected, _ = decode_stream(raw)
+    transport = sk.HTTPTransport(limits=httpx.Limits(max_connections=4))
+    assert _transport.is_rechunking(transport)
+    with one_write_server(_chunked(raw)) as base, httpx.Client(transport=transport) as http:
+        client = sk.StreamingClient(base_url=base, api_key="sk-test", http_client=http)
+        with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
+            assert list(stream) == expected
+    assert rechunkers[0].coalesced > 0
+
+
+@pytest.mark.anyio
+async def test_public_async_transport_in_the_users_own_client(rechunkers: list[Any]) -> None:
+    raw = read_real(RAW_NAME)
+    expected, _ = decode_stream(raw)
+    with one_write_server(_chunked(raw)) as base:
+        async with httpx.AsyncClient(transport=sk.AsyncHTTPTransport()) as http:
+            client = sk.AsyncStreamingClient(base_url=base, api_key="sk-test", http_client=http)
+            async with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
+                assert [e async for e in stream] == expected
+    assert rechunkers[0].coalesced > 0
 
 
 class _FakeAsyncStream(httpcore.AsyncNetworkStream):

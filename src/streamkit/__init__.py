@@ -61,6 +61,7 @@ from streamkit.result import ChoiceResult, StreamResult, ToolCall
 from streamkit.retry import RetryPolicy
 from streamkit.sse import ServerSentEvent, SSEDecoder
 from streamkit.tracker import CostAccount, CostReport, CostTracker, ModelCost, StreamCost
+from streamkit.transport import AsyncHTTPTransport, HTTPTransport
 from streamkit.usage import Usage
 
 __all__ = [
@@ -68,6 +69,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AsyncHTTPTransport",
     "AsyncStream",
     "AsyncStreamingClient",
     "AuthenticationError",
@@ -82,6 +84,7 @@ __all__ = [
     "CostTracker",
     "DeltaEvent",
     "FinishEvent",
+    "HTTPTransport",
     "InternalServerError",
     "ModelCost",
     "ModelPrice",

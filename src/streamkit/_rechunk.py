@@ -8,7 +8,7 @@ event pipeline above it. When the client runs behind the server, one socket read
 holds hundreds of chunks.
 
 :class:`Rechunker` sits between the socket and h11 (see
-:mod:`streamkit._transport`): it rewrites the chunks *complete or partial* in one
+:mod:`streamkit.transport`): it rewrites the chunks *complete or partial* in one
 read as **one** chunk of their concatenated data, so h11 and httpx handle one body
 piece per read instead of one per event. Chunk boundaries carry no meaning in
 HTTP/1.1 (RFC 9112 §7.1: intermediaries may re-chunk a body freely), so the body h11

@@ -31,13 +31,13 @@ from streamkit._httpx import (
 )
 from streamkit._notebook import open_view
 from streamkit._session import ResumeMode, StreamSession
-from streamkit._transport import async_transport
 from streamkit.config import Timeouts
 from streamkit.errors import StreamkitError
 from streamkit.events import DeltaEvent, TextDelta
 from streamkit.limiter import ConcurrencyLimiter
 from streamkit.result import StreamResult
 from streamkit.retry import RetryPolicy
+from streamkit.transport import AsyncHTTPTransport
 
 if TYPE_CHECKING:
     from streamkit.tracker import CostTracker
@@ -254,7 +254,7 @@ class _HTTPClients:
                 httpx.AsyncClient(
                     timeout=httpx_timeout(self._timeouts),
                     follow_redirects=False,
-                    transport=async_transport(
+                    transport=AsyncHTTPTransport(
                         httpx.Limits(
                             max_connections=STREAMS_PER_HTTP_CLIENT * 2,
                             max_keepalive_connections=20,

@@ -28,12 +28,12 @@ from streamkit._httpx import (
 )
 from streamkit._notebook import open_view
 from streamkit._session import ResumeMode, StreamSession
-from streamkit._transport import sync_transport
 from streamkit.config import Timeouts
 from streamkit.errors import StreamkitError
 from streamkit.events import DeltaEvent, TextDelta
 from streamkit.result import StreamResult
 from streamkit.retry import RetryPolicy
+from streamkit.transport import HTTPTransport
 
 if TYPE_CHECKING:
     from streamkit.tracker import CostTracker
@@ -263,7 +263,7 @@ class StreamingClient:
         self._http = http_client or httpx.Client(
             timeout=httpx_timeout(self._config.timeout),
             follow_redirects=False,
-            transport=sync_transport(httpx.Limits()),
+            transport=HTTPTransport(),
         )
 
     @property

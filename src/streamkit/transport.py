@@ -25,7 +25,7 @@ from streamkit._rechunk import Rechunker
 
 # ruff: noqa: ASYNC109 - httpcore's network-stream interface takes `timeout` arguments
 
-__all__ = ["async_transport", "sync_transport", "is_rechunking"]
+__all__ = ["AsyncHTTPTransport", "HTTPTransport", "is_rechunking"]
 
 _SocketOption = Any
 
@@ -171,18 +171,41 @@ def _wrap(transport: httpx.BaseTransport | httpx.AsyncBaseTransport, wrapper: ty
     return True
 
 
-def async_transport(limits: httpx.Limits) -> httpx.AsyncHTTPTransport:
-    """An httpx ``AsyncHTTPTransport`` (HTTP/1.1, verified TLS) reading through a rechunker."""
-    transport = httpx.AsyncHTTPTransport(limits=limits)
-    _wrap(transport, _AsyncBackend)
-    return transport
+class HTTPTransport(httpx.HTTPTransport):
+    """httpx's ``HTTPTransport``, reading responses through streamkit's rechunker.
+
+    Takes exactly httpx's arguments (``verify``, ``cert``, ``limits``, ``http2``,
+    ``proxy``, ``retries``, ...). A streamed response arrives as one HTTP chunk per
+    SSE event; httpx's HTTP/1.1 layer (h11 in httpcore) hands each chunk up on its own,
+    which costs more than decoding the event. This transport rewrites the chunks that
+    arrive in one network read into one chunk before h11 sees them (chunk boundaries
+    carry no meaning in HTTP/1.1, RFC 9112 §7.1), so the body bytes are identical and
+    a fast stream costs one body piece per read instead of one per event: measured
+    in ``benchmarks/RESULTS.md``. Anything it does not follow is passed through
+    untouched for h11 to judge. HTTP/2 connections and proxied requests are served as
+    by httpx alone.
+
+    streamkit's clients use it for the ``httpx.Client`` they create; use it yourself
+    to keep the speed with your own client::
+
+        http = httpx.Client(transport=sk.HTTPTransport(limits=httpx.Limits(...)))
+        client = sk.StreamingClient(http_client=http)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _wrap(self, _SyncBackend)
 
 
-def sync_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
-    """An httpx ``HTTPTransport`` (HTTP/1.1, verified TLS) reading through a rechunker."""
-    transport = httpx.HTTPTransport(limits=limits)
-    _wrap(transport, _SyncBackend)
-    return transport
+class AsyncHTTPTransport(httpx.AsyncHTTPTransport):
+    """httpx's ``AsyncHTTPTransport``, reading through the rechunker (see :class:`HTTPTransport`).
+
+    ``httpx.AsyncClient(transport=sk.AsyncHTTPTransport(...))``; asyncio and trio.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _wrap(self, _AsyncBackend)
 
 
 def is_rechunking(transport: object) -> bool:
