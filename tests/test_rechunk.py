@@ -273,3 +273,11 @@ def test_real_recordings_one_chunk_per_event(name: str) -> None:
     whole_plain, whole = _same([(b"POST", [raw], False)])
     assert whole[0].pieces == 1
     assert whole_plain[0].pieces == len([e for e in events if e])
+
+
+def test_switching_protocols_is_left_alone() -> None:
+    rechunker = Rechunker()
+    rechunker.sent(b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\n\r\n")
+    head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
+    frames = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1\r\nd\r\n"
+    assert rechunker.received(head) + rechunker.received(frames) == head + frames

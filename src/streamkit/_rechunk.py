@@ -158,6 +158,8 @@ class Rechunker:
         if len(status_line) < 2 or not status_line[1].isdigit():
             return _PASS
         status = int(status_line[1])
+        if status == 101:
+            return _PASS  # switching protocols: what follows is not HTTP/1.1
         if 100 <= status < 200:
             return _HEAD  # interim: the final response follows
         if self._method == b"HEAD" or status in (204, 304):
