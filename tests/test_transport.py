@@ -8,6 +8,7 @@ time: the case the rechunker is for.
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import anyio
 import httpcore
 import httpx
 import pytest
+import trustme
 
 import streamkit as sk
 from streamkit import _rechunk
@@ -39,12 +41,17 @@ def _chunked(body: bytes) -> bytes:
 
 
 @contextmanager
-def one_write_server(response: bytes) -> Iterator[str]:
+def one_write_server(response: bytes, tls: ssl.SSLContext | None = None) -> Iterator[str]:
     """Serve ``response`` to every request (keep-alive), written in one sendall."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
 
     def handle(conn: socket.socket) -> None:
+        if tls is not None:
+            try:
+                conn = tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                return
         with conn:
             buffer = b""
             while True:
@@ -73,7 +80,7 @@ def one_write_server(response: bytes) -> Iterator[str]:
 
     threading.Thread(target=accept, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{port}/v1"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}/v1"
     finally:
         listener.close()
 
@@ -207,3 +214,47 @@ async def test_stream_wrapper_reads_again_while_nothing_is_ready_and_wraps_tls()
     # "\r", "\n" and "4" give nothing to hand over: the wrapper reads on, never b""
     assert await tls.read(65536) == b"4\r\nwxyz\r\n"
     assert await tls.read(65536) == b""  # EOF
+
+
+@pytest.fixture(scope="module")
+def tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server context, client context) from a throwaway CA (trustme)."""
+    ca = trustme.CA()
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    ca.configure_trust(client)
+    return server, client
+
+
+def test_tls_sync(rechunkers: list[Any], tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+    """Over TLS the rechunker sits on the decrypted stream (start_tls is wrapped)."""
+    raw = read_real(RAW_NAME)
+    expected, _ = decode_stream(raw)
+    server_ctx, client_ctx = tls_pair
+    with one_write_server(_chunked(raw), tls=server_ctx) as base, httpx.Client(
+        transport=sk.HTTPTransport(verify=client_ctx)
+    ) as http:
+        client = sk.StreamingClient(base_url=base, api_key="sk-test", http_client=http)
+        for _ in range(2):
+            with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
+                assert list(stream) == expected
+    assert len(rechunkers) == 2  # the TCP stream's, then the TLS stream's
+    assert rechunkers[0].coalesced == 0  # (the TCP one only saw the TLS handshake)
+    assert rechunkers[1].coalesced > 0
+
+
+@pytest.mark.anyio
+async def test_tls_async(
+    rechunkers: list[Any], tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]
+) -> None:
+    raw = read_real(RAW_NAME)
+    expected, _ = decode_stream(raw)
+    server_ctx, client_ctx = tls_pair
+    with one_write_server(_chunked(raw), tls=server_ctx) as base:
+        transport = sk.AsyncHTTPTransport(verify=client_ctx)
+        async with httpx.AsyncClient(transport=transport) as http:
+            client = sk.AsyncStreamingClient(base_url=base, api_key="sk-test", http_client=http)
+            async with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
+                assert [e async for e in stream] == expected
+    assert rechunkers[-1].coalesced > 0
