@@ -205,6 +205,9 @@ def test_cut_off_anywhere_fails_the_same(chunks: list[bytes], cuts: list[int], k
         b"-3\r\nabc\r\n",  # a sign
         b"3" + b" " * 5000 + b"\r\nabc\r\n",  # an oversize size line
         b"fffffffffffffffffffff\r\n",  # more than 16 hex digits
+        b"3 \r\nabc\r\n",  # whitespace after the size (h11 rejects it)
+        b"3 ;a=b\r\nabc\r\n",  # whitespace before an extension (h11 rejects it too)
+        b"\r\n3\r\nabc\r\n",  # an empty size line
     ],
 )
 @pytest.mark.parametrize("split", [None, 1, 7])
@@ -281,3 +284,19 @@ def test_switching_protocols_is_left_alone() -> None:
     head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"
     frames = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n1\r\nd\r\n"
     assert rechunker.received(head) + rechunker.received(frames) == head + frames
+
+
+@pytest.mark.parametrize("cut", [None, 1, 3])
+def test_bare_lf_heads_and_trailers_as_h11_reads_them(cut: int | None) -> None:
+    """h11 ends a head or trailer section at LF (CR)LF; so does the rechunker."""
+    body = b"3\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\n\n"
+    lf = b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n" + body
+    exchanges = [
+        (b"POST", [raw] if cut is None else _cut(raw, list(range(0, len(raw), cut))), False)
+        for raw in (lf, lf.replace(b"X-T: 1\n\n", b"\n"))  # trailers; none
+    ]
+    plain, rechunked = _same(exchanges)
+    assert [p.body for p in plain] == [b"abcde", b"abcde"]
+    assert plain[0].trailers == [(b"x-t", b"1")]
+    if cut is None:
+        assert [r.pieces for r in rechunked] == [1, 1]

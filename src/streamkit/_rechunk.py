@@ -26,6 +26,8 @@ bytes there and raises its own error; correctness never depends on the rewrite.
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["Rechunker"]
 
 # Parser states.
@@ -42,6 +44,8 @@ _PASS = 6  # passing everything through for the rest of the connection
 _MAX_LINE = 4096
 _MAX_HEAD = 64 * 1024
 _HEX = frozenset(b"0123456789abcdefABCDEF")
+#: A blank line ends a head or a trailer section: h11's own rule (LF or CRLF).
+_BLANK_LINE = re.compile(rb"\n\r?\n")
 
 
 class Rechunker:
@@ -61,8 +65,8 @@ class Rechunker:
     def __init__(self) -> None:
         self._state = _HEAD
         self._left = 0
-        self._pending = b""  # an incomplete chunk-size line / CRLF / head end
-        self._head = b""
+        self._pending = b""  # an incomplete chunk-size line, or the CR of a CRLF
+        self._head = b""  # a response head or trailer section read so far (scanned)
         self._method = b""
         self._new_request = True
         self.coalesced = 0
@@ -126,16 +130,19 @@ class Rechunker:
 
     def _on_head(self, data: bytes) -> bytes:
         scanned = self._head + data
-        end = scanned.find(b"\r\n\r\n")
-        if end < 0:
+        if scanned[:1] == b"\n" or scanned[:2] == b"\r\n":
+            return self._pass_from_here(data)  # not a status line: h11 judges it
+        match = _BLANK_LINE.search(scanned)  # the end of the head, as h11 finds it
+        if match is None:
             if len(scanned) > _MAX_HEAD:
                 return self._pass_from_here(data)
             self._head = scanned
             return data
-        head = scanned[: end + 4]
+        end = match.end()
+        head = scanned[:end]
         self._head = b""
         # the part of `data` that belongs to the head is passed through as is
-        split = end + 4 - (len(scanned) - len(data))
+        split = end - (len(scanned) - len(data))
         out, rest = data[:split], data[split:]
         state = self._framing(head)
         if state == _PASS:
@@ -153,7 +160,7 @@ class Rechunker:
 
     def _framing(self, head: bytes) -> int:
         """The state after this response head (RFC 9112 §6.3, message body length)."""
-        lines = head.split(b"\r\n")
+        lines = [line.removesuffix(b"\r") for line in head.split(b"\n")]
         status_line = lines[0].split(b" ", 2)
         if len(status_line) < 2 or not status_line[1].isdigit():
             return _PASS
@@ -232,7 +239,9 @@ class Rechunker:
                     pos = size
                     break
                 line = data[pos:eol]
-                digits = line.split(b";", 1)[0].strip(b" \t")
+                # exactly what h11 accepts (HEXDIG, then ";..." or nothing): anything
+                # else goes through unchanged and h11 rejects it as it would have
+                digits = line.split(b";", 1)[0]
                 if not digits or len(digits) > 16 or not _HEX.issuperset(digits):
                     return self._bail(parts, total, data, pos)
                 n = int(digits, 16)
@@ -268,14 +277,24 @@ class Rechunker:
         Both end at the first empty line: ``0\r\n\r\n``, or ``0\r\nName: v\r\n\r\n``.
         """
         scanned = self._head + data
-        end = scanned.find(b"\r\n\r\n")
+        eol = scanned.find(b"\r\n")  # the end of the last-chunk line ("0" + extensions)
+        end = -1
+        if eol >= 0:
+            after = scanned[eol + 2 : eol + 4]
+            if after[:1] == b"\n":
+                end = eol + 3  # no trailers (h11 also takes a bare LF here)
+            elif after == b"\r\n":
+                end = eol + 4  # no trailers
+            elif len(after) == 2:
+                match = _BLANK_LINE.search(scanned, eol + 2)  # trailers, then a blank line
+                end = match.end() if match is not None else -1
         if end < 0:
             if len(scanned) > _MAX_HEAD:
                 return self._pass_from_here(data)
             self._head = scanned
             return data
         self._head = b""
-        split = end + 4 - (len(scanned) - len(data))
+        split = end - (len(scanned) - len(data))
         out, rest = data[:split], data[split:]
         self._message_done()
         return out + self._on_head(rest) if rest else out
