@@ -128,23 +128,29 @@ class Rechunker:
         self._state = _PASS
         return out
 
+    def _keep_scanning(self, scanned: bytes, data: bytes) -> bytes:
+        """No end of the head/trailers yet: pass ``data`` on, remember what was scanned."""
+        if len(scanned) > _MAX_HEAD:
+            return self._pass_from_here(data)
+        self._head = scanned
+        return data
+
+    def _split(self, scanned: bytes, data: bytes, end: int) -> tuple[bytes, bytes]:
+        """Split ``data`` where the section ending at ``scanned[end]`` ends."""
+        self._head = b""
+        split = end - (len(scanned) - len(data))
+        return data[:split], data[split:]
+
     def _on_head(self, data: bytes) -> bytes:
         scanned = self._head + data
         if scanned[:1] == b"\n" or scanned[:2] == b"\r\n":
             return self._pass_from_here(data)  # not a status line: h11 judges it
         match = _BLANK_LINE.search(scanned)  # the end of the head, as h11 finds it
         if match is None:
-            if len(scanned) > _MAX_HEAD:
-                return self._pass_from_here(data)
-            self._head = scanned
-            return data
+            return self._keep_scanning(scanned, data)
         end = match.end()
-        head = scanned[:end]
-        self._head = b""
-        # the part of `data` that belongs to the head is passed through as is
-        split = end - (len(scanned) - len(data))
-        out, rest = data[:split], data[split:]
-        state = self._framing(head)
+        out, rest = self._split(scanned, data, end)  # the head's part is passed through
+        state = self._framing(scanned[:end])
         if state == _PASS:
             return self._pass_from_here(out + rest)
         self._state = state
@@ -289,12 +295,7 @@ class Rechunker:
                 match = _BLANK_LINE.search(scanned, eol + 2)  # trailers, then a blank line
                 end = match.end() if match is not None else -1
         if end < 0:
-            if len(scanned) > _MAX_HEAD:
-                return self._pass_from_here(data)
-            self._head = scanned
-            return data
-        self._head = b""
-        split = end - (len(scanned) - len(data))
-        out, rest = data[:split], data[split:]
+            return self._keep_scanning(scanned, data)
+        out, rest = self._split(scanned, data, end)
         self._message_done()
         return out + self._on_head(rest) if rest else out
