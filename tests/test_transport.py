@@ -31,6 +31,13 @@ RAW_NAME = "openai-chat-text-include-usage.sse"
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
 
+def _recording() -> tuple[bytes, list[sk.DeltaEvent], sk.StreamResult]:
+    """(the real recording as a chunked response, its events, its result)."""
+    raw = read_real(RAW_NAME)
+    expected, result = decode_stream(raw)
+    return _chunked(raw), expected, result
+
+
 def _chunked(body: bytes) -> bytes:
     events = [e + b"\n\n" for e in body.split(b"\n\n") if e.strip()]
     framed = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events)
@@ -100,10 +107,9 @@ def rechunkers(monkeypatch: pytest.MonkeyPatch) -> list[_rechunk.Rechunker]:
 
 
 def test_sync_client_reads_through_the_rechunker(rechunkers: list[Any]) -> None:
-    raw = read_real(RAW_NAME)
-    expected, expected_result = decode_stream(raw)
+    response, expected, expected_result = _recording()
     with (
-        one_write_server(_chunked(raw)) as base,
+        one_write_server(response) as base,
         sk.StreamingClient(base_url=base, api_key="sk-test") as client,
     ):
         assert _transport.is_rechunking(client._http._transport)
@@ -118,9 +124,8 @@ def test_sync_client_reads_through_the_rechunker(rechunkers: list[Any]) -> None:
 
 @pytest.mark.anyio
 async def test_async_client_reads_through_the_rechunker(rechunkers: list[Any]) -> None:
-    raw = read_real(RAW_NAME)
-    expected, _ = decode_stream(raw)
-    with one_write_server(_chunked(raw)) as base:
+    response, expected, _ = _recording()
+    with one_write_server(response) as base:
         async with sk.AsyncStreamingClient(base_url=base, api_key="sk-test") as client:
             results: list[list[sk.DeltaEvent]] = []
 
@@ -156,11 +161,10 @@ def test_unknown_pool_is_left_unwrapped() -> None:
 
 
 def test_public_transport_in_the_users_own_client(rechunkers: list[Any]) -> None:
-    raw = read_real(RAW_NAME)
-    expected, _ = decode_stream(raw)
+    response, expected, _ = _recording()
     transport = sk.HTTPTransport(limits=httpx.Limits(max_connections=4))
     assert _transport.is_rechunking(transport)
-    with one_write_server(_chunked(raw)) as base, httpx.Client(transport=transport) as http:
+    with one_write_server(response) as base, httpx.Client(transport=transport) as http:
         client = sk.StreamingClient(base_url=base, api_key="sk-test", http_client=http)
         with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
             assert list(stream) == expected
@@ -169,9 +173,8 @@ def test_public_transport_in_the_users_own_client(rechunkers: list[Any]) -> None
 
 @pytest.mark.anyio
 async def test_public_async_transport_in_the_users_own_client(rechunkers: list[Any]) -> None:
-    raw = read_real(RAW_NAME)
-    expected, _ = decode_stream(raw)
-    with one_write_server(_chunked(raw)) as base:
+    response, expected, _ = _recording()
+    with one_write_server(response) as base:
         async with httpx.AsyncClient(transport=sk.AsyncHTTPTransport()) as http:
             client = sk.AsyncStreamingClient(base_url=base, api_key="sk-test", http_client=http)
             async with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
@@ -229,12 +232,12 @@ def tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:
 
 def test_tls_sync(rechunkers: list[Any], tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
     """Over TLS the rechunker sits on the decrypted stream (start_tls is wrapped)."""
-    raw = read_real(RAW_NAME)
-    expected, _ = decode_stream(raw)
+    response, expected, _ = _recording()
     server_ctx, client_ctx = tls_pair
-    with one_write_server(_chunked(raw), tls=server_ctx) as base, httpx.Client(
-        transport=sk.HTTPTransport(verify=client_ctx)
-    ) as http:
+    with (
+        one_write_server(response, tls=server_ctx) as base,
+        httpx.Client(transport=sk.HTTPTransport(verify=client_ctx)) as http,
+    ):
         client = sk.StreamingClient(base_url=base, api_key="sk-test", http_client=http)
         for _ in range(2):
             with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
@@ -248,10 +251,9 @@ def test_tls_sync(rechunkers: list[Any], tls_pair: tuple[ssl.SSLContext, ssl.SSL
 async def test_tls_async(
     rechunkers: list[Any], tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]
 ) -> None:
-    raw = read_real(RAW_NAME)
-    expected, _ = decode_stream(raw)
+    response, expected, _ = _recording()
     server_ctx, client_ctx = tls_pair
-    with one_write_server(_chunked(raw), tls=server_ctx) as base:
+    with one_write_server(response, tls=server_ctx) as base:
         transport = sk.AsyncHTTPTransport(verify=client_ctx)
         async with httpx.AsyncClient(transport=transport) as http:
             client = sk.AsyncStreamingClient(base_url=base, api_key="sk-test", http_client=http)
