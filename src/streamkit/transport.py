@@ -185,6 +185,10 @@ class HTTPTransport(httpx.HTTPTransport):
     untouched for h11 to judge. HTTP/2 connections and proxied requests are served as
     by httpx alone.
 
+    Raises exactly what ``httpx.HTTPTransport`` raises (``httpx.ConnectError``,
+    ``httpx.ReadTimeout``, ``httpx.RemoteProtocolError`` for a malformed chunk, ...);
+    streamkit's clients turn those into :mod:`streamkit.errors` types.
+
     streamkit's clients use it for the ``httpx.Client`` they create; use it yourself
     to keep the speed with your own client::
 
