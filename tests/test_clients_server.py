@@ -406,12 +406,28 @@ async def test_cancellation_closes_the_response(anyio_backend: str) -> None:
 
 
 def test_break_inside_with_closes_the_response() -> None:
-    with serve() as server, sk.StreamingClient(base_url=server.base_url, api_key=KEY) as client:
+    # The server sends two events, then holds the rest back (until the client leaves or
+    # the server stops), so the break always happens mid-stream, whatever the read sizes.
+    # A pool of ONE connection makes "the connection was released" observable: the
+    # second stream can only get a connection if leaving the ``with`` closed the first.
+    import httpx
+
+    stall = Fault.stall(after_events=2, seconds=60.0)
+    limits = httpx.Limits(max_connections=1)
+    with (
+        serve([stall]) as server,
+        httpx.Client(limits=limits, timeout=httpx.Timeout(10.0, pool=5.0)) as http,
+        sk.StreamingClient(base_url=server.base_url, api_key=KEY, http_client=http) as client,
+    ):
         with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
             for _event in stream:
                 break
-            assert stream._response is not None
-        assert stream._response is None
+            assert not stream.snapshot().complete
+        # the only pooled connection is free again: this stream runs to the end
+        again = client.stream(model="gpt-4o", messages=MESSAGES)
+        assert "".join(again.text_stream) == uncut().text
+        assert server.attempts == 2
+        assert list(stream) == []  # closed: iteration stops
         assert not stream.snapshot().complete
 
 
