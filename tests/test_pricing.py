@@ -371,7 +371,11 @@ def test_bad_files(text: str, match: str) -> None:
         (D("0"), "USD", "$0.00"),
         (D("-1.5"), "USD", "-$1.50"),
         (D("12.5"), "CNY", "12.50 CNY"),
-        (D("0.000000000001"), "USD", "$0.0000000000"),
+        # a tiny non-zero cost never prints as zero: two significant digits
+        (D("0.000000000001"), "USD", "$0.0000000000010"),
+        (D("0.0000000000123456"), "USD", "$0.000000000012"),
+        (D("-0.000000000001"), "USD", "-$0.0000000000010"),
+        (D("0.00000000015"), "USD", "$0.0000000002"),
     ],
 )
 def test_format_money(amount: Decimal, currency: str, text: str) -> None:
@@ -469,3 +473,18 @@ def test_parse_token_count(text: str, value: int) -> None:
 def test_parse_token_count_rejects(text: str) -> None:
     with pytest.raises(ValueError):
         parse_token_count(text)
+
+
+def test_one_renderer_draws_the_cost_report_and_the_price_table() -> None:
+    from streamkit._render import Grid, grid_markdown, grid_text
+
+    grid = Grid(["model", "cost"], [["a", "$1.00"], ["bb", "$10.00"]], ["total", "$11.00"])
+    assert grid_text(grid).splitlines() == [
+        "model    cost",
+        "-------------",
+        "a       $1.00",
+        "bb     $10.00",
+        "-------------",
+        "total  $11.00",
+    ]
+    assert grid_markdown(grid).splitlines()[1] == "|---|---:|"

@@ -7,17 +7,23 @@ Pure functions returning text (or a rich ``Table``); ``cli.py`` wires them to
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
+from streamkit._render import PriceRow, grid_rich, grid_text, prices_grid
 from streamkit.pricing import ModelPrice, PriceTable, PriceTier, _family, format_money
 from streamkit.usage import Usage
 
 if TYPE_CHECKING:
     from rich.table import Table
 
-__all__ = ["parse_token_count", "prices_command", "prices_rich_table", "prices_rows"]
+__all__ = [
+    "PriceRow",
+    "parse_token_count",
+    "prices_command",
+    "prices_rich_table",
+    "prices_rows",
+]
 
 _SUFFIXES = {"": 1, "k": 1_000, "m": 1_000_000, "b": 1_000_000_000, "g": 1_000_000_000}
 _VOLUME = re.compile(r"^\s*([0-9][0-9_,]*(?:\.[0-9]+)?|\.[0-9]+)\s*([kmbg]?)\s*$", re.IGNORECASE)
@@ -43,21 +49,6 @@ def parse_token_count(text: str) -> int:
     if value != value.to_integral_value():
         raise ValueError(f"not a whole number of tokens: {text!r} = {value}")
     return int(value)
-
-
-@dataclass(frozen=True, slots=True)
-class PriceRow:
-    """One row of the prices table (a model, or one of its higher tiers)."""
-
-    model: str
-    provider: str
-    input: str
-    cached_input: str
-    cache_write: str
-    output: str
-    cost: str | None
-    source: str
-    checked: str
 
 
 def _price_cells(tier: PriceTier) -> tuple[str, str, str, str]:
@@ -130,42 +121,11 @@ def prices_rows(
                 cost="" if with_cost else None,
                 source="",
                 checked="",
+                tier=True,
             )
             for tier in price.tiers
         )
     return rows
-
-
-def _title(input_tokens: int | None, output_tokens: int | None) -> tuple[str, str | None]:
-    title = "Prices in USD per 1M tokens"
-    if input_tokens is None and output_tokens is None:
-        return title, None
-    parts = []
-    if input_tokens is not None:
-        parts.append(f"{input_tokens:,} input")
-    if output_tokens is not None:
-        parts.append(f"{output_tokens:,} output")
-    volume = " + ".join(parts)
-    return (
-        f"{title}; cost of {volume} tokens per model (base tier, uncached)",
-        f"cost of {volume}",
-    )
-
-
-def _columns(cost_header: str | None) -> list[str]:
-    columns = ["model", "provider", "input", "cached input", "cache write", "output"]
-    if cost_header is not None:
-        columns.append(cost_header)
-    columns += ["checked", "source"]
-    return columns
-
-
-def _cells(row: PriceRow) -> list[str]:
-    cells = [row.model, row.provider, row.input, row.cached_input, row.cache_write, row.output]
-    if row.cost is not None:
-        cells.append(row.cost)
-    cells += [row.checked, row.source]
-    return cells
 
 
 def _volumes(input_tokens: str | None, output_tokens: str | None) -> tuple[int | None, int | None]:
@@ -201,22 +161,7 @@ def prices_command(
     """
     volume_in, volume_out = _volumes(input_tokens, output_tokens)
     rows = prices_rows(volume_in, volume_out, model, table=table)
-    title, cost_header = _title(volume_in, volume_out)
-    header = _columns(cost_header)
-    grid = [header, *(_cells(r) for r in rows)]
-    widths = [max(len(r[i]) for r in grid) for i in range(len(header))]
-    left = {0, 1, len(header) - 2, len(header) - 1}
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(
-            c.ljust(w) if i in left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ).rstrip()
-
-    out = [title, line(header), "-" * len(line(header))]
-    out.extend(line(cells) for cells in grid[1:])
-    out.append("'= input': billed at the input price. Override: PriceTable.with_prices().")
-    return "\n".join(out)
+    return grid_text(prices_grid(rows, volume_in, volume_out))
 
 
 def prices_rich_table(
@@ -233,23 +178,6 @@ def prices_rich_table(
         ValueError: a volume is not a token count.
         LookupError: ``model`` is not in the table.
     """
-    try:
-        from rich.table import Table
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("the prices table needs rich: pip install 'streamkit[cli]'") from exc
     volume_in, volume_out = _volumes(input_tokens, output_tokens)
     rows = prices_rows(volume_in, volume_out, model, table=table)
-    title, cost_header = _title(volume_in, volume_out)
-    header = _columns(cost_header)
-    rich_table = Table(title=title, caption="'= input': billed at the input price")
-    left = {0, 1, len(header) - 2, len(header) - 1}
-    for i, name in enumerate(header):
-        rich_table.add_column(
-            name,
-            justify="left" if i in left else "right",
-            style="bold" if name == cost_header else None,
-            overflow="fold",
-        )
-    for row in rows:
-        rich_table.add_row(*_cells(row), style="dim" if row.model.startswith("  ") else None)
-    return rich_table
+    return grid_rich(prices_grid(rows, volume_in, volume_out))

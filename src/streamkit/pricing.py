@@ -95,13 +95,17 @@ def to_decimal(value: Decimal | int | str | float, name: str = "value") -> Decim
 def format_money(amount: Decimal, currency: str = "USD") -> str:
     """Format money for people: ``$80.00``, ``$4.20``, ``$0.000268``, ``12.50 CNY``.
 
-    At least two decimals; more when the amount has them (never rounds a
-    non-zero amount to ``$0.00``); at most 10 (rounded half-up). USD gets a
-    ``$`` prefix, other currencies their code as a suffix.
+    At least two decimals; more when the amount has them, at most 10 (rounded
+    half-up). A non-zero amount never prints as zero: below ``$0.0000000001`` it
+    keeps two significant digits (``$0.0000000000012``). USD gets a ``$``
+    prefix, other currencies their code as a suffix. This is the one money
+    formatter of streamkit: reports, the CLI and notebook views all use it.
     """
     exponent = amount.normalize().as_tuple().exponent
     places = max(2, -exponent) if isinstance(exponent, int) else 2
     places = min(places, 10)
+    if amount and abs(amount) < Decimal(1).scaleb(-places):
+        places = 1 - amount.adjusted()  # two significant digits
     quantized = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     text = f"{quantized:,.{places}f}"
     if currency == "USD":

@@ -19,6 +19,10 @@ the budget, and the price table warns once (:class:`~streamkit.pricing.UnknownMo
 
 Thread- and task-safety: one ``threading.Lock`` per tracker guards every update;
 the work done under it is a few additions. Nothing here blocks or does I/O.
+
+This module is the accounting. The report models (:class:`CostReport`,
+:class:`ModelCost`, :class:`StreamCost`) live in :mod:`streamkit.cost_report`
+and are re-exported here; :mod:`streamkit._render` draws them.
 """
 
 from __future__ import annotations
@@ -28,19 +32,15 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from streamkit.cost_report import CostReport, ModelCost, StreamCost, StreamStatus
 from streamkit.errors import BudgetExceededError
 from streamkit.events import DeltaEvent, ResumeEvent, RetryEvent
-from streamkit.metrics import StreamMetrics
 from streamkit.pricing import MONEY_CONTEXT, ModelPrice, PriceTable, format_money, to_decimal
 from streamkit.usage import Usage, estimate_usage
 
 if TYPE_CHECKING:
-    from rich.table import Table
-
     from streamkit.result import StreamResult
 
 __all__ = [
@@ -54,11 +54,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("streamkit")
-
-StreamStatus = Literal["open", "complete", "incomplete", "failed"]
-"""``open`` until closed; then ``complete`` (ended normally), ``incomplete``
-(closed before the end without an error, e.g. the caller stopped reading) or
-``failed`` (closed with an error)."""
 
 _BUCKETS = (
     "input_tokens",
@@ -667,196 +662,3 @@ class CostTracker:
             f"CostTracker(total_cost={self._total!r}, streams={self._next_id}, "
             f"budget_usd={self._budget!r})"
         )
-
-
-# ---- report models ----------------------------------------------------------------------
-
-
-class StreamCost(BaseModel):
-    """One stream in a :class:`CostReport`. Money in USD unless named ``display_*``."""
-
-    model_config = ConfigDict(frozen=True)
-
-    stream_id: int
-    model: str
-    """The model requested."""
-    provider: str
-    price_model: str | None = None
-    """The price-table entry used (``None``: unknown model, no cost)."""
-    status: StreamStatus = "open"
-    usage: Usage | None = None
-    """Usage over all attempts; ``estimated`` when an attempt broke before its usage."""
-    cost_usd: Decimal | None = None
-    display_cost: Decimal | None = None
-    """``cost_usd`` in the report's display currency."""
-    estimated: bool = False
-    retries: int = 0
-    resumes: int = 0
-    attempts: int = 1
-    response_model: str | None = None
-    response_id: str | None = None
-    finish_reason: str | None = None
-    error: str | None = None
-    """``"ErrorClass: message"`` when the stream failed."""
-    metrics: StreamMetrics | None = None
-    """Timing of the stream, when it was closed with a result."""
-
-
-class ModelCost(BaseModel):
-    """The streams of one requested model name in a :class:`CostReport`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    model: str
-    price_model: str | None = None
-    streams: int = 0
-    usage: Usage = Field(default_factory=Usage)
-    """Summed usage (a bucket is ``None`` when no stream reported it)."""
-    cost_usd: Decimal | None = None
-    """``None`` when the model has no price."""
-    display_cost: Decimal | None = None
-    estimated_streams: int = 0
-    """Streams whose usage is (partly) estimated."""
-
-
-class CostReport(BaseModel):
-    """A snapshot of a :class:`CostTracker`: totals, per model, per recent stream.
-
-    Round-trips through JSON exactly (money as decimal strings):
-    ``CostReport.model_validate_json(report.to_json()) == report``.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    currency: str = "USD"
-    """Display currency."""
-    exchange_rate: Decimal = Decimal(1)
-    """Units of ``currency`` per 1 USD."""
-    total_cost_usd: Decimal = _ZERO
-    display_cost: Decimal = _ZERO
-    """``total_cost_usd`` in ``currency``."""
-    running_cost_usd: Decimal = _ZERO
-    """Total including estimates of output not yet covered by usage."""
-    budget_usd: Decimal | None = None
-    per_stream_budget_usd: Decimal | None = None
-    remaining_usd: Decimal | None = None
-    stream_count: int = 0
-    unpriced_models: list[str] = Field(default_factory=list)
-    """Requested models without a price (their streams have no cost)."""
-    models: list[ModelCost] = Field(default_factory=list)
-    streams: list[StreamCost] = Field(default_factory=list)
-    """The most recent streams (up to the tracker's ``keep_streams``)."""
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """The report as JSON text (``model_dump_json``)."""
-        return self.model_dump_json(indent=indent)
-
-    def _rows(self) -> tuple[list[str], list[list[str]], list[str]]:
-        show_display = self.currency != "USD"
-        header = ["model", "streams", "input", "cached", "cache write", "output", "reasoning"]
-        header.append("cost (USD)")
-        if show_display:
-            header.append(f"cost ({self.currency})")
-        rows: list[list[str]] = []
-        for m in self.models:
-            u = m.usage
-            cost = "unknown" if m.cost_usd is None else format_money(m.cost_usd)
-            if m.estimated_streams and m.cost_usd is not None:
-                cost = "~" + cost
-            row = [
-                m.model,
-                str(m.streams),
-                *(
-                    _count(v)
-                    for v in (
-                        u.input_tokens,
-                        u.cached_input_tokens,
-                        u.cache_write_tokens,
-                        u.output_tokens,
-                        u.reasoning_tokens,
-                    )
-                ),
-                cost,
-            ]
-            if show_display:
-                row.append(
-                    "unknown"
-                    if m.display_cost is None
-                    else format_money(m.display_cost, self.currency)
-                )
-            rows.append(row)
-        footer = ["total", str(self.stream_count), "", "", "", "", ""]
-        footer.append(format_money(self.total_cost_usd))
-        if show_display:
-            footer.append(format_money(self.display_cost, self.currency))
-        return header, rows, footer
-
-    def _summary(self) -> str:
-        parts = [f"spent {format_money(self.total_cost_usd)}"]
-        if self.running_cost_usd != self.total_cost_usd:
-            parts.append(f"running {format_money(self.running_cost_usd)} (with estimates)")
-        if self.budget_usd is not None:
-            parts.append(f"budget {format_money(self.budget_usd)}")
-            if self.remaining_usd is not None:
-                parts.append(f"remaining {format_money(self.remaining_usd)}")
-        if self.per_stream_budget_usd is not None:
-            parts.append(f"per-stream budget {format_money(self.per_stream_budget_usd)}")
-        if self.unpriced_models:
-            parts.append(f"no price for: {', '.join(self.unpriced_models)}")
-        return "; ".join(parts)
-
-    def to_text(self) -> str:
-        """The per-model table and a summary line, as plain text.
-
-        Costs marked ``~`` include estimated usage (attempts that broke before the
-        provider reported usage); ``unknown`` means the model has no price.
-        """
-        header, rows, footer = self._rows()
-        table = [header, *rows, footer]
-        widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-
-        def line(cells: list[str]) -> str:
-            out = [cells[0].ljust(widths[0])]
-            out.extend(c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
-            return "  ".join(out).rstrip()
-
-        rule = "-" * len(line(header))
-        lines = [line(header), rule, *(line(r) for r in rows), rule, line(footer)]
-        lines.append(self._summary())
-        return "\n".join(lines)
-
-    def _repr_markdown_(self) -> str:
-        """Notebook view: the per-model table and the summary as Markdown."""
-        header, rows, footer = self._rows()
-        lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * (len(header) - 1) + "|"]
-        lines += ["| " + " | ".join(r) + " |" for r in [*rows, footer]]
-        return "\n".join(lines) + f"\n\n*{self._summary()}*"
-
-    def to_rich_table(self) -> Table:
-        """The per-model table as a ``rich.table.Table`` (summary as its caption).
-
-        Raises:
-            ImportError: rich is not installed (``pip install 'streamkit[cli]'``).
-        """
-        try:
-            from rich.table import Table
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "CostReport.to_rich_table() needs rich: pip install 'streamkit[cli]'"
-            ) from exc
-        header, rows, footer = self._rows()
-        table = Table(title="streamkit usage and cost", caption=self._summary())
-        for i, name in enumerate(header):
-            table.add_column(name, justify="left" if i == 0 else "right")
-        for row in rows:
-            table.add_row(*row)
-        table.add_section()
-        table.add_row(*footer, style="bold")
-        return table
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-
-def _count(value: int | None) -> str:
-    return "-" if value is None else f"{value:,}"
