@@ -14,14 +14,8 @@ import pytest
 from streamkit.errors import ChunkDecodeError, ProviderError
 from streamkit.events import FinishEvent, ReasoningDelta, TextDelta, ToolCallDelta, UsageEvent
 from streamkit.providers import get
-from streamkit.providers.gemini import (
-    GeminiDecoder,
-    GeminiDialect,
-    _parse_json_path,
-    _PartialArg,
-    _PartialArgsWriter,
-    gemini_contents,
-)
+from streamkit.providers._gemini_partial_args import PartialArgsWriter, parse_json_path
+from streamkit.providers.gemini import GeminiDecoder, GeminiDialect, _PartialArg, gemini_contents
 from streamkit.usage import Usage
 
 from ._fixtures import decode, files_of, fixtures_dir, read, sse
@@ -204,7 +198,7 @@ def test_thought_parts_are_reasoning() -> None:
 
 
 def _write(*args: dict[str, Any]) -> list[str]:
-    writer = _PartialArgsWriter()
+    writer = PartialArgsWriter()
     pieces = [writer.add(_PartialArg(**a)) for a in args]
     pieces.append(writer.close())
     return pieces
@@ -266,7 +260,7 @@ def test_partial_args_edge_cases() -> None:
     ],
 )
 def test_parse_json_path(path: str, tokens: list[Any] | None) -> None:
-    assert _parse_json_path(path) == tokens
+    assert parse_json_path(path) == tokens
 
 
 # ---- synthetic chunks ---------------------------------------------------------------------

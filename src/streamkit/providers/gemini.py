@@ -13,8 +13,6 @@ parts, ``thoughtSignature`` on any part, grounding metadata on late chunks, whol
 from __future__ import annotations
 
 import json
-import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -34,6 +32,8 @@ from streamkit.events import (
 )
 from streamkit.extras import Citation, ProviderExtras, Signature
 from streamkit.providers._base import normalize_finish_reason, provider_error
+from streamkit.providers._gemini_messages import gemini_contents
+from streamkit.providers._gemini_partial_args import PartialArgsWriter
 from streamkit.sse import ServerSentEvent
 from streamkit.usage import Usage
 
@@ -123,180 +123,13 @@ class _Chunk(BaseModel):
 _CHUNK = TypeAdapter(_Chunk)
 
 
-# ---- streamed function-call arguments (Vertex ``partialArgs``) ------------------------------
-
-_PATH_SEGMENT = re.compile(
-    r"""\.(?P<name>[^.\[\]'"]+)|\[(?P<index>\d+)\]|\['(?P<sq>(?:[^'\\]|\\.)*)'\]|\["(?P<dq>(?:[^"\\]|\\.)*)"\]"""
-)
-
-PathToken = str | int
-
-
-def _parse_json_path(path: str) -> list[PathToken] | None:
-    """Split a normalized JSON path (RFC 9535 subset) into member names and indexes.
-
-    Accepts ``$``, ``.name``, ``[0]``, ``['name']`` and ``["name"]`` segments, e.g.
-    ``"$.foo.bar[0]['x y']"`` → ``["foo", "bar", 0, "x y"]``; ``None`` when the path
-    is not of that form.
-    """
-    if not path.startswith("$"):
-        return None
-    tokens: list[PathToken] = []
-    pos = 1
-    while pos < len(path):
-        match = _PATH_SEGMENT.match(path, pos)
-        if match is None:
-            return None
-        if match["name"] is not None:
-            tokens.append(match["name"])
-        elif match["index"] is not None:
-            tokens.append(int(match["index"]))
-        else:
-            single = match["sq"] is not None
-            tokens.append(_unescape(match["sq"] if single else match["dq"], single=single))
-        pos = match.end()
-    return tokens
-
-
-def _unescape(quoted: str, *, single: bool) -> str:
-    """The value of a quoted JSON-path member name (RFC 9535 string escapes)."""
-    if "\\" not in quoted:
-        return quoted
-    if single:
-        # turn the single-quoted literal into a JSON (double-quoted) one
-        quoted = re.sub(
-            r'\\(.)|"',
-            lambda m: ("'" if m[1] == "'" else m[0]) if m[1] is not None else '\\"',
-            quoted,
-        )
-    try:
-        value = json.loads(f'"{quoted}"')
-    except ValueError:
-        return quoted
-    return value if isinstance(value, str) else quoted
-
-
-def _escape(text: str) -> str:
-    """``text`` as the inside of a JSON string (no quotes)."""
-    return json.dumps(text, ensure_ascii=False)[1:-1]
-
-
-def _number(value: float) -> str:
-    if not math.isfinite(value):
-        return "null"
-    if value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return json.dumps(value)
-
-
-class _PartialArgsWriter:
-    """Writes a function call's arguments as JSON text from streamed ``partialArgs``.
-
-    Vertex AI (``streamFunctionCallArguments``) sends the arguments as a series of
-    ``{jsonPath, <value>, willContinue}`` records in document order; a string value
-    may be split over several records of the same path (``willContinue: true`` on
-    all but the last). :meth:`add` returns the JSON text each record adds, so the
-    fragments can be delivered as they come; :meth:`close` returns the text that
-    closes every open string, array and object. Joined, the fragments are a JSON
-    document equal to the final ``args``.
-
-    Paths that go back into a container already closed cannot be written
-    incrementally; such records produce a duplicate key rather than being dropped.
-    """
-
-    __slots__ = ("_has_member", "_kinds", "_open_string", "_path", "started")
-
-    def __init__(self) -> None:
-        self._path: list[PathToken] = []
-        self._kinds: list[str] = []
-        self._has_member: list[bool] = []
-        self._open_string: list[PathToken] | None = None
-        self.started = False
-        """True once any text was written (the root container is open)."""
-
-    def _member(self, token: PathToken) -> str:
-        comma = "," if self._has_member[-1] else ""
-        self._has_member[-1] = True
-        if self._kinds[-1] == "{":
-            return f"{comma}{json.dumps(str(token), ensure_ascii=False)}:"
-        return comma
-
-    def _open(self, kind: str) -> str:
-        self._kinds.append(kind)
-        self._has_member.append(False)
-        return kind
-
-    def add(self, arg: _PartialArg) -> str:
-        """Return the JSON text ``arg`` adds ("" for a record without a usable path/value)."""
-        tokens = _parse_json_path(arg.jsonPath or "")
-        if not tokens:
-            return ""
-        out: list[str] = []
-        if self._open_string is not None:
-            if self._open_string == tokens and arg.stringValue is not None:
-                out.append(_escape(arg.stringValue))
-                if not arg.willContinue:
-                    out.append('"')
-                    self._open_string = None
-                return "".join(out)
-            out.append('"')
-            self._open_string = None
-        if arg.stringValue is not None:
-            value = '"' + _escape(arg.stringValue) + ("" if arg.willContinue else '"')
-        elif arg.numberValue is not None:
-            value = _number(arg.numberValue)
-        elif arg.boolValue is not None:
-            value = "true" if arg.boolValue else "false"
-        elif arg.nullValue is not None:
-            value = "null"
-        else:
-            return "".join(out)
-        if not self.started:
-            self.started = True
-            out.append(self._open("{" if isinstance(tokens[0], str) else "["))
-        parent = tokens[:-1]
-        common = 0
-        while (
-            common < len(self._path)
-            and common < len(parent)
-            and self._path[common] == parent[common]
-        ):
-            common += 1
-        while len(self._path) > common:
-            self._path.pop()
-            self._has_member.pop()
-            out.append("}" if self._kinds.pop() == "{" else "]")
-        for depth in range(common, len(parent)):
-            out.append(self._member(parent[depth]))
-            self._path.append(parent[depth])
-            out.append(self._open("{" if isinstance(tokens[depth + 1], str) else "["))
-        out.append(self._member(tokens[-1]))
-        out.append(value)
-        if arg.stringValue is not None and arg.willContinue:
-            self._open_string = tokens
-        return "".join(out)
-
-    def close(self) -> str:
-        """Return the text that ends the document (``"{}"`` when nothing was written)."""
-        if not self.started:
-            self.started = True
-            return "{}"
-        out = ['"'] if self._open_string is not None else []
-        self._open_string = None
-        while self._kinds:
-            out.append("}" if self._kinds.pop() == "{" else "]")
-        self._path.clear()
-        self._has_member.clear()
-        return "".join(out)
-
-
 # ---- decoder ------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
 class _CandidateState:
     tool_count: int = 0
-    open_call: _PartialArgsWriter | None = None
+    open_call: PartialArgsWriter | None = None
     open_index: int = 0
     finished: bool = False
     incomplete: list[int] = field(default_factory=list)
@@ -311,7 +144,7 @@ class GeminiDecoder:
           ``functionCall`` (``name`` + ``args``) → one :class:`ToolCallDelta` with
           ``json.dumps(args)``; a streamed one (``willContinue``/``partialArgs``) → a
           :class:`ToolCallDelta` with the name, then argument fragments written by
-          :class:`_PartialArgsWriter`, closed by the part without ``willContinue``.
+          :class:`PartialArgsWriter`, closed by the part without ``willContinue``.
           ``tool_index`` counts the candidate's calls from 0; ``id`` is
           ``functionCall.id`` when sent. The candidate ``index`` defaults to 0.
         - ``finishReason`` → :class:`FinishEvent`: ``STOP`` → ``stop`` (``tool_calls``
@@ -516,7 +349,7 @@ class GeminiDecoder:
                     index=index, tool_index=tool_index, id=call.id or None, name=call.name or None
                 )
             )
-            state.open_call = _PartialArgsWriter()
+            state.open_call = PartialArgsWriter()
             state.open_index = tool_index
         writer = state.open_call
         if writer is None:
@@ -597,92 +430,6 @@ class GeminiDecoder:
             stop_details=dict(self._stop_details) if self._stop_details is not None else None,
             raw_usage=dict(self._raw_usage) if self._raw_usage is not None else None,
         )
-
-
-# ---- request building ---------------------------------------------------------------------
-
-
-def _parts(content: Any) -> list[dict[str, Any]]:
-    """Chat message content → Gemini ``parts``."""
-    if content is None:
-        return []
-    if isinstance(content, str):
-        return [{"text": content}]
-    if isinstance(content, Mapping):
-        return [dict(content)]
-    parts: list[dict[str, Any]] = []
-    for part in content:
-        if isinstance(part, str):
-            parts.append({"text": part})
-        elif isinstance(part, Mapping):
-            kind = part.get("type")
-            if kind == "text":
-                parts.append({"text": part.get("text", "")})
-            elif kind == "image_url":
-                image = part.get("image_url")
-                url = image.get("url") if isinstance(image, Mapping) else image
-                match = re.match(r"data:([^;,]+);base64,(.*)", str(url), re.DOTALL)
-                if match:
-                    parts.append({"inlineData": {"mimeType": match[1], "data": match[2]}})
-                else:
-                    parts.append({"fileData": {"fileUri": url}})
-            else:
-                parts.append({k: v for k, v in part.items() if k != "type"})
-    return parts
-
-
-def gemini_contents(
-    messages: Sequence[Mapping[str, Any]],
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Convert chat messages into Gemini ``contents`` and ``systemInstruction`` parts.
-
-    ``user`` → role ``user``, ``assistant``/``model`` → role ``model``,
-    ``system``/``developer`` → ``systemInstruction`` parts; string content becomes
-    ``[{"text": ...}]`` and chat ``text``/``image_url`` parts become ``text``/
-    ``inlineData``/``fileData`` parts. An assistant's ``tool_calls`` become
-    ``functionCall`` parts, a ``tool`` message a ``functionResponse`` part (its
-    ``name`` names the function; JSON-object content is the response, other content
-    is wrapped as ``{"result": ...}``). A message that already has ``parts`` keeps
-    them.
-
-    Returns:
-        ``(contents, system_parts)``.
-    """
-    contents: list[dict[str, Any]] = []
-    system: list[dict[str, Any]] = []
-    for message in messages:
-        role = message.get("role")
-        if role in ("system", "developer"):
-            system.extend(_parts(message.get("content")))
-            continue
-        gemini_role = "model" if role in ("assistant", "model") else "user"
-        if "parts" in message:
-            contents.append({"role": gemini_role, "parts": list(message["parts"])})
-            continue
-        if role == "tool":
-            raw = message.get("content")
-            response: Any = raw
-            if isinstance(raw, str):
-                try:
-                    response = json.loads(raw)
-                except ValueError:
-                    response = raw
-            if not isinstance(response, dict):
-                response = {"result": response}
-            call: dict[str, Any] = {"name": message.get("name"), "response": response}
-            contents.append({"role": "user", "parts": [{"functionResponse": call}]})
-            continue
-        parts = _parts(message.get("content"))
-        for tool_call in message.get("tool_calls") or ():
-            fn = tool_call.get("function") or {}
-            arguments = fn.get("arguments") or "{}"
-            try:
-                args = json.loads(arguments) if isinstance(arguments, str) else arguments
-            except ValueError:
-                args = {}
-            parts.append({"functionCall": {"name": fn.get("name"), "args": args}})
-        contents.append({"role": gemini_role, "parts": parts})
-    return contents, system
 
 
 class GeminiDialect:
