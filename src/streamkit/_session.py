@@ -281,7 +281,7 @@ class StreamSession:
                 try:
                     deltas = decoder.decode(sse)
                 except ProviderError as err:
-                    carried = getattr(err, "_events", None)
+                    carried = err.events
                     if carried:
                         out.extend(push(carried))
                     raise

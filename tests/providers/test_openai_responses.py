@@ -216,7 +216,7 @@ def test_failed_response_raises_with_its_usage() -> None:
     with pytest.raises(ProviderError) as info:
         decoder.decode(sse(payload))
     assert info.value.code == "server_error"
-    assert info.value._events == [  # type: ignore[attr-defined]
+    assert info.value.events == [
         UsageEvent(usage=Usage(input_tokens=3, output_tokens=2, total_tokens=5))
     ]
     assert decoder.response_id == "resp_1"

@@ -62,13 +62,16 @@ def provider_error(
     """Build a :class:`ProviderError`; ``events`` decoded from the same payload ride along.
 
     The session delivers ``events`` (e.g. the usage carried by an error chunk)
-    into the partial result before raising.
+    into the partial result before raising (:attr:`ProviderError.events`). Fields
+    left ``None`` (and ``param``) are read from ``raw`` when it holds them.
     """
-    err = ProviderError(
-        message or "error event in stream", code=code, error_type=error_type, raw=raw
+    return ProviderError(
+        message or "error event in stream",
+        code=code,
+        error_type=error_type,
+        raw=raw,
+        events=events,
     )
-    err._events = list(events)  # type: ignore[attr-defined]
-    return err
 
 
 class StreamDecoder(Protocol):
