@@ -25,7 +25,7 @@ from streamkit.testing import (
     demo_transcript,
     load_transcript,
 )
-from streamkit.testing._faults import Abort, Sleep, StreamReply, Write, plan_reply
+from streamkit.testing._planner import Abort, Sleep, StreamReply, Write, plan_reply
 from streamkit.testing._transcripts import split_blocks
 
 from conftest import REAL_DIR, real_dir
@@ -694,3 +694,21 @@ def test_set_faults_and_set_transcript() -> None:
         _, got, error = fetch(server)
         assert (got, type(error)) == (b"dat", httpx.RemoteProtocolError)
         assert fetch(server)[1] == b"data: 2\n\n"
+
+
+def test_fault_vocabulary_is_written_once() -> None:
+    """``Fault.<kind>`` is the dataclass of that kind: one definition, one docstring."""
+    import re
+
+    from streamkit.testing import _faults
+
+    kinds = {name for name in _faults.__all__ if name not in ("Fault", "Combined")}
+    assert len(kinds) == 12
+    for name in kinds:
+        cls = getattr(_faults, name)
+        snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("utf8", "_utf8")
+        assert getattr(Fault, snake.replace("__", "_")) is cls
+        assert issubclass(cls, Fault)
+        assert cls.__doc__ and f"Fault.{snake.replace('__', '_')}(" in cls.__doc__
+    assert Fault.cut(after_events=2) == _faults.Cut(None, after_events=2)
+    assert Fault.status(429).headers == {}

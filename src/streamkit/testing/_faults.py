@@ -1,38 +1,54 @@
-"""Faults the local server injects, and the pure planner that turns them into write steps.
+"""The faults the local server injects: one frozen dataclass per kind, nothing else.
 
-A :class:`Fault` says what goes wrong in one attempt. :func:`plan_reply` turns the transcript
-plus that fault into a :class:`StatusReply` (an HTTP error or a non-SSE answer) or a
-:class:`StreamReply`: a lazy sequence of :class:`Write`, :class:`Sleep` and :class:`Abort`
-steps that the server carries out. No sockets, no clocks here (stdlib only), so every fault can
-be tested as a function.
+A :class:`Fault` says what goes wrong in one attempt. Each kind is a frozen dataclass
+below, with its arguments, their checks and its documentation written once; the
+public spelling ``Fault.<kind>(...)`` is that class (``Fault.cut is Cut``), so
+``Fault.cut(after_events=5)`` builds a :class:`Cut`. The planner
+(:mod:`streamkit.testing._planner`) turns a transcript plus a fault into the steps
+of a reply.
 
 Fault kinds, by where they act:
 
-- whole reply: :meth:`Fault.status`, :meth:`Fault.content_type`;
+- whole reply: :class:`Status` (``Fault.status``), :class:`ContentType`
+  (``Fault.content_type``);
 - events (indices count events, not comment blocks, in what this attempt serves):
-  :meth:`Fault.duplicate`, :meth:`Fault.reorder`, :meth:`Fault.malformed_json`,
-  :meth:`Fault.invalid_utf8`, :meth:`Fault.error_event`, :meth:`Fault.diverge`;
-- bytes on the wire: :meth:`Fault.cut`, :meth:`Fault.stall`, :meth:`Fault.drip`,
-  :meth:`Fault.huge_line`.
+  :class:`Duplicate`, :class:`Reorder`, :class:`MalformedJSON`, :class:`InvalidUTF8`,
+  :class:`ErrorEvent`, :class:`Diverge` (``Fault.duplicate``, ``Fault.reorder``,
+  ``Fault.malformed_json``, ``Fault.invalid_utf8``, ``Fault.error_event``,
+  ``Fault.diverge``);
+- bytes on the wire: :class:`Cut`, :class:`Stall`, :class:`Drip`, :class:`HugeLine`
+  (``Fault.cut``, ``Fault.stall``, ``Fault.drip``, ``Fault.huge_line``).
 
-:meth:`Fault.combine` joins several into one attempt (event faults first, in the order given,
-then the byte faults on the result), e.g. a diverged body cut after 500 bytes.
+:meth:`Fault.combine` joins several into one attempt (event faults first, in the order
+given, then the byte faults on the result), e.g. a diverged body cut after 500 bytes.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from collections.abc import Mapping
+from dataclasses import KW_ONLY, dataclass
+from typing import Any, ClassVar
 
-from streamkit.testing._transcripts import Block, Dialect, map_answer_text
-
-_HUGE_PIECE_BYTES = 64 * 1024  # one write of a huge line; the line is never built in memory
+__all__ = [
+    "Combined",
+    "ContentType",
+    "Cut",
+    "Diverge",
+    "Drip",
+    "Duplicate",
+    "ErrorEvent",
+    "Fault",
+    "HugeLine",
+    "InvalidUTF8",
+    "MalformedJSON",
+    "Reorder",
+    "Stall",
+    "Status",
+]
 
 
 class Fault:
-    """What goes wrong in one attempt; build one with the classmethods below.
+    """What goes wrong in one attempt: build one with ``Fault.<kind>(...)``.
 
     Instances are immutable and reusable. Pass them to ``LocalServer(faults=[...])``: item
     ``i`` of that list applies to streaming request ``i`` (0-based), ``None`` serves normally.
@@ -40,154 +56,35 @@ class Fault:
 
     __slots__ = ()
 
+    # The vocabulary: each name is the dataclass of that kind (see its docstring).
+    status: ClassVar[type[Status]]
+    """Answer with an HTTP error status and no stream: :class:`Status`."""
+    content_type: ClassVar[type[ContentType]]
+    """Answer 200 with a non-SSE body: :class:`ContentType`."""
+    duplicate: ClassVar[type[Duplicate]]
+    """Send one event twice in a row: :class:`Duplicate`."""
+    reorder: ClassVar[type[Reorder]]
+    """Swap two events: :class:`Reorder`."""
+    malformed_json: ClassVar[type[MalformedJSON]]
+    """Replace one event's data: :class:`MalformedJSON`."""
+    invalid_utf8: ClassVar[type[InvalidUTF8]]
+    """Insert invalid UTF-8 into one event: :class:`InvalidUTF8`."""
+    error_event: ClassVar[type[ErrorEvent]]
+    """Insert an in-band error event: :class:`ErrorEvent`."""
+    diverge: ClassVar[type[Diverge]]
+    """Serve a different generation from one event on: :class:`Diverge`."""
+    cut: ClassVar[type[Cut]]
+    """Drop the connection mid-body: :class:`Cut`."""
+    stall: ClassVar[type[Stall]]
+    """Pause mid-body: :class:`Stall`."""
+    drip: ClassVar[type[Drip]]
+    """Send the body slowly: :class:`Drip`."""
+    huge_line: ClassVar[type[HugeLine]]
+    """Send one oversize line: :class:`HugeLine`."""
+
     def parts(self) -> tuple[Fault, ...]:
         """The single faults this one is made of (itself, unless built by :meth:`combine`)."""
         return (self,)
-
-    # --- whole reply ---------------------------------------------------------------------
-
-    @classmethod
-    def status(
-        cls,
-        code: int,
-        headers: Mapping[str, str] | None = None,
-        body: bytes | str | Mapping[str, Any] | None = None,
-    ) -> Status:
-        """Answer with HTTP status ``code`` and no stream.
-
-        Args:
-            code: e.g. 429, 500, 503, 529, 401.
-            headers: extra response headers, e.g. ``{"Retry-After": "1"}`` or
-                ``{"retry-after-ms": "200"}``.
-            body: the body; a mapping is sent as JSON. ``None`` sends the provider's usual JSON
-                error for that status (OpenAI's ``{"error": {"message", "type", "param",
-                "code"}}``; Anthropic's ``{"type": "error", "error": {...}}`` when the server's
-                dialect is ``anthropic-messages``; Google's for ``gemini``).
-        """
-        return Status(code, dict(headers or {}), body)
-
-    @classmethod
-    def content_type(
-        cls, value: str = "application/json", body: bytes | str | Mapping[str, Any] | None = None
-    ) -> ContentType:
-        """Answer 200 with a non-SSE content type, as a proxy or a server ignoring ``stream``.
-
-        Args:
-            value: the ``content-type`` header.
-            body: the body (a mapping is sent as JSON); ``None`` sends a non-streamed
-                ``chat.completion`` object.
-        """
-        return ContentType(value, body)
-
-    # --- events ------------------------------------------------------------------------------
-
-    @classmethod
-    def duplicate(cls, event_index: int) -> Duplicate:
-        """Send event ``event_index`` (0-based) twice in a row."""
-        return Duplicate(event_index)
-
-    @classmethod
-    def reorder(cls, i: int, j: int) -> Reorder:
-        """Swap events ``i`` and ``j``."""
-        return Reorder(i, j)
-
-    @classmethod
-    def malformed_json(cls, event_index: int, data: str = '{"choices": [') -> MalformedJSON:
-        """Replace the data of event ``event_index`` with ``data``, truncated JSON by default."""
-        return MalformedJSON(event_index, data)
-
-    @classmethod
-    def invalid_utf8(cls, event_index: int, raw: bytes = b"\xff\xfe") -> InvalidUTF8:
-        """Insert the invalid UTF-8 bytes ``raw`` into the data of event ``event_index``.
-
-        When the event carries answer text they go at the end of that text, inside the JSON
-        string (so after U+FFFD replacement the JSON still parses); otherwise just before the
-        last ``"`` of the first data line, or at its end.
-        """
-        return InvalidUTF8(event_index, raw)
-
-    @classmethod
-    def error_event(
-        cls, event_index: int, payload: Mapping[str, Any] | str | None = None
-    ) -> ErrorEvent:
-        """Insert an in-band error event before event ``event_index``.
-
-        Args:
-            event_index: where to insert; the number of events is also accepted (at the end).
-            payload: the error's data (a mapping is sent as JSON). ``None`` sends the dialect's
-                overload error: ``event: error`` + ``{"error": {"message": "Overloaded", "type":
-                "overloaded_error"}}`` for openai-chat, ``{"type": "error", "error": {"type":
-                "overloaded_error", "message": "Overloaded"}}`` for anthropic-messages.
-        """
-        return ErrorEvent(event_index, payload)
-
-    @classmethod
-    def diverge(cls, after_events: int) -> Diverge:
-        """Serve a different generation from event ``after_events`` on.
-
-        Same framing and event count, but the answer text of every content delta from that
-        event on is upper-cased (a piece that upper-casing leaves unchanged, such as
-        punctuation, gets ``"*"`` appended), so a client that replays and skips cannot splice it.
-        """
-        return Diverge(after_events)
-
-    # --- bytes on the wire -----------------------------------------------------------------------
-
-    @classmethod
-    def cut(cls, after_bytes: int | None = None, *, after_events: int | None = None) -> Cut:
-        """Send the first body bytes, then drop the connection mid-body.
-
-        The chunked body never gets its terminating zero-length chunk, so the client sees a
-        broken connection (httpx: ``RemoteProtocolError: peer closed connection without sending
-        complete message body``).
-
-        Args:
-            after_bytes: body bytes to send first (past the end: the whole body, then the cut).
-            after_events: instead, cut right after this many whole events.
-
-        Raises:
-            ValueError: neither or both of ``after_bytes`` and ``after_events`` given.
-        """
-        _one_of(after_bytes, after_events)
-        return Cut(after_bytes, after_events)
-
-    @classmethod
-    def stall(
-        cls,
-        after_bytes: int | None = None,
-        seconds: float = 5.0,
-        *,
-        after_events: int | None = None,
-    ) -> Stall:
-        """Send the first body bytes, then nothing for ``seconds``, then the rest.
-
-        Args:
-            after_bytes: body bytes to send before the pause.
-            seconds: length of the pause. The server's ``stop()`` cuts it short.
-            after_events: instead, pause after this many whole events.
-
-        Raises:
-            ValueError: neither or both of ``after_bytes`` and ``after_events`` given.
-        """
-        _one_of(after_bytes, after_events)
-        return Stall(after_bytes, after_events, seconds)
-
-    @classmethod
-    def drip(cls, nbytes: int, interval_s: float) -> Drip:
-        """Send the whole body ``nbytes`` bytes at a time, ``interval_s`` seconds apart."""
-        if nbytes < 1:
-            raise ValueError("drip needs nbytes >= 1")
-        return Drip(nbytes, interval_s)
-
-    @classmethod
-    def huge_line(cls, size_bytes: int, *, after_events: int = 0) -> HugeLine:
-        """After ``after_events`` events, send one ``data:`` line of ``size_bytes`` bytes.
-
-        The line (``data: `` followed by ``size_bytes`` ``x`` bytes) has no line end and is
-        generated in 64 KiB pieces, so 20 MB cost no memory; the body then ends. A bounded
-        client must give up (``SSEError``) instead of buffering it.
-        """
-        return HugeLine(size_bytes, after_events)
 
     @classmethod
     def combine(cls, *faults: Fault) -> Combined:
@@ -214,33 +111,60 @@ def _one_of(after_bytes: int | None, after_events: int | None) -> None:
         raise ValueError("give exactly one of after_bytes and after_events")
 
 
+# --- whole reply -------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class Status(Fault):
-    """Reply with an HTTP error status; see :meth:`Fault.status`."""
+    """``Fault.status(code, headers=None, body=None)``: answer with HTTP status ``code``, no stream.
+
+    Args:
+        code: e.g. 429, 500, 503, 529, 401.
+        headers: extra response headers, e.g. ``{"Retry-After": "1"}`` or
+            ``{"retry-after-ms": "200"}`` (kept as a ``dict``).
+        body: the body; a mapping is sent as JSON. ``None`` sends the provider's usual JSON
+            error for that status (OpenAI's ``{"error": {"message", "type", "param",
+            "code"}}``; Anthropic's ``{"type": "error", "error": {...}}`` when the server's
+            dialect is ``anthropic-messages``; Google's for ``gemini``).
+    """
 
     code: int
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] | None = None
     body: bytes | str | Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", dict(self.headers or {}))
 
 
 @dataclass(frozen=True, slots=True)
 class ContentType(Fault):
-    """Reply 200 with a non-SSE body; see :meth:`Fault.content_type`."""
+    """``Fault.content_type(value, body)``: answer 200 with a non-SSE content type.
+
+    As a proxy does, or a server that ignores ``stream``.
+
+    Args:
+        value: the ``content-type`` header.
+        body: the body (a mapping is sent as JSON); ``None`` sends a non-streamed
+            ``chat.completion`` object.
+    """
 
     value: str = "application/json"
     body: bytes | str | Mapping[str, Any] | None = None
 
 
+# --- events ------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class Duplicate(Fault):
-    """Send one event twice; see :meth:`Fault.duplicate`."""
+    """``Fault.duplicate(event_index)``: send event ``event_index`` (0-based) twice in a row."""
 
     event_index: int
 
 
 @dataclass(frozen=True, slots=True)
 class Reorder(Fault):
-    """Swap two events; see :meth:`Fault.reorder`."""
+    """``Fault.reorder(i, j)``: swap events ``i`` and ``j``."""
 
     i: int
     j: int
@@ -248,7 +172,12 @@ class Reorder(Fault):
 
 @dataclass(frozen=True, slots=True)
 class MalformedJSON(Fault):
-    """Replace one event's data; see :meth:`Fault.malformed_json`."""
+    """``Fault.malformed_json(event_index, data)``: replace the data of one event.
+
+    Args:
+        event_index: the event (0-based).
+        data: the new data, truncated JSON by default.
+    """
 
     event_index: int
     data: str = '{"choices": ['
@@ -256,7 +185,16 @@ class MalformedJSON(Fault):
 
 @dataclass(frozen=True, slots=True)
 class InvalidUTF8(Fault):
-    """Insert invalid UTF-8 into one event; see :meth:`Fault.invalid_utf8`."""
+    """``Fault.invalid_utf8(event_index, raw)``: insert invalid UTF-8 into one event's data.
+
+    When the event carries answer text the bytes go at the end of that text, inside the
+    JSON string (so after U+FFFD replacement the JSON still parses); otherwise just before
+    the last ``"`` of the first data line, or at its end.
+
+    Args:
+        event_index: the event (0-based).
+        raw: the bytes to insert.
+    """
 
     event_index: int
     raw: bytes = b"\xff\xfe"
@@ -264,7 +202,16 @@ class InvalidUTF8(Fault):
 
 @dataclass(frozen=True, slots=True)
 class ErrorEvent(Fault):
-    """Insert an in-band error event; see :meth:`Fault.error_event`."""
+    """``Fault.error_event(event_index, payload)``: insert an in-band error event.
+
+    Args:
+        event_index: insert before this event; the number of events is also accepted (at
+            the end).
+        payload: the error's data (a mapping is sent as JSON). ``None`` sends the dialect's
+            overload error: ``event: error`` + ``{"error": {"message": "Overloaded", "type":
+            "overloaded_error"}}`` for openai-chat, ``{"type": "error", "error": {"type":
+            "overloaded_error", "message": "Overloaded"}}`` for anthropic-messages.
+    """
 
     event_index: int
     payload: Mapping[str, Any] | str | None = None
@@ -272,41 +219,99 @@ class ErrorEvent(Fault):
 
 @dataclass(frozen=True, slots=True)
 class Diverge(Fault):
-    """Change the answer text from one event on; see :meth:`Fault.diverge`."""
+    """``Fault.diverge(after_events)``: serve a different generation from that event on.
+
+    Same framing and event count, but the answer text of every content delta from event
+    ``after_events`` on is upper-cased (a piece that upper-casing leaves unchanged, such
+    as punctuation, gets ``"*"`` appended), so a client that replays and skips cannot
+    splice it.
+    """
 
     after_events: int
 
 
+# --- bytes on the wire -------------------------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
 class Cut(Fault):
-    """Drop the connection mid-body; see :meth:`Fault.cut`."""
+    """``Fault.cut(after_bytes=None, *, after_events=None)``: drop the connection mid-body.
+
+    The first body bytes are sent, then the chunked body never gets its terminating
+    zero-length chunk, so the client sees a broken connection (httpx:
+    ``RemoteProtocolError: peer closed connection without sending complete message body``).
+
+    Args:
+        after_bytes: body bytes to send first (past the end: the whole body, then the cut).
+        after_events: instead, cut right after this many whole events.
+
+    Raises:
+        ValueError: neither or both of ``after_bytes`` and ``after_events`` given.
+    """
 
     after_bytes: int | None = None
+    _: KW_ONLY
     after_events: int | None = None
+
+    def __post_init__(self) -> None:
+        _one_of(self.after_bytes, self.after_events)
 
 
 @dataclass(frozen=True, slots=True)
 class Stall(Fault):
-    """Pause mid-body; see :meth:`Fault.stall`."""
+    """``Fault.stall(after_bytes=None, seconds=5.0, *, after_events=None)``: pause mid-body.
+
+    The first body bytes are sent, then nothing for ``seconds``, then the rest.
+
+    Args:
+        after_bytes: body bytes to send before the pause.
+        seconds: length of the pause. The server's ``stop()`` cuts it short.
+        after_events: instead, pause after this many whole events.
+
+    Raises:
+        ValueError: neither or both of ``after_bytes`` and ``after_events`` given.
+    """
 
     after_bytes: int | None = None
-    after_events: int | None = None
     seconds: float = 5.0
+    _: KW_ONLY
+    after_events: int | None = None
+
+    def __post_init__(self) -> None:
+        _one_of(self.after_bytes, self.after_events)
 
 
 @dataclass(frozen=True, slots=True)
 class Drip(Fault):
-    """Send the body slowly; see :meth:`Fault.drip`."""
+    """``Fault.drip(nbytes, interval_s)``: send the whole body ``nbytes`` bytes at a time.
+
+    Args:
+        nbytes: bytes per write (at least 1).
+        interval_s: seconds between writes.
+
+    Raises:
+        ValueError: ``nbytes < 1``.
+    """
 
     nbytes: int
     interval_s: float
 
+    def __post_init__(self) -> None:
+        if self.nbytes < 1:
+            raise ValueError("drip needs nbytes >= 1")
+
 
 @dataclass(frozen=True, slots=True)
 class HugeLine(Fault):
-    """Send one oversize line; see :meth:`Fault.huge_line`."""
+    """``Fault.huge_line(size_bytes, *, after_events=0)``: send one oversize ``data:`` line.
+
+    After ``after_events`` events, one line of ``data: `` followed by ``size_bytes`` ``x``
+    bytes, with no line end, generated in 64 KiB pieces (so 20 MB cost no memory); the body
+    then ends. A bounded client must give up (``SSEError``) instead of buffering it.
+    """
 
     size_bytes: int
+    _: KW_ONLY
     after_events: int = 0
 
 
@@ -321,354 +326,15 @@ class Combined(Fault):
         return self.faults
 
 
-# --- plans ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    """Send these body bytes (never empty)."""
-
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    """Send nothing for this many seconds."""
-
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class Abort:
-    """Close the connection now, without ending the chunked body."""
-
-
-Step: TypeAlias = Write | Sleep | Abort
-
-
-@dataclass(frozen=True, slots=True)
-class StatusReply:
-    """A complete, non-streamed reply."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class StreamReply:
-    """A 200 ``text/event-stream`` reply whose body is written step by step."""
-
-    steps: Iterator[Step]
-
-
-Reply: TypeAlias = StatusReply | StreamReply
-
-_OPENAI_ERRORS: dict[int, tuple[str, str | None, str]] = {
-    400: ("invalid_request_error", None, "Invalid request."),
-    401: ("invalid_request_error", "invalid_api_key", "Incorrect API key provided: sk-test."),
-    403: ("permission_error", None, "You are not allowed to use this model."),
-    404: ("invalid_request_error", "model_not_found", "The model does not exist."),
-    429: ("requests", "rate_limit_exceeded", "Rate limit reached. Please try again in 1s."),
-    500: ("server_error", None, "The server had an error while processing your request."),
-    502: ("server_error", None, "Bad gateway."),
-    503: ("server_error", None, "The engine is currently overloaded, please try again later."),
-    529: ("overloaded_error", None, "Overloaded"),
-}
-_ANTHROPIC_ERRORS: dict[int, tuple[str, str]] = {
-    400: ("invalid_request_error", "Invalid request."),
-    401: ("authentication_error", "invalid x-api-key"),
-    403: ("permission_error", "Your API key does not have permission to use this resource."),
-    404: ("not_found_error", "The requested resource could not be found."),
-    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
-    429: ("rate_limit_error", "Number of requests has exceeded your rate limit."),
-    500: ("api_error", "Internal server error"),
-    529: ("overloaded_error", "Overloaded"),
-}
-
-_GOOGLE_STATUS: dict[int, str] = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
-
-
-def error_body(code: int, dialect: Dialect, message: str | None = None) -> dict[str, Any]:
-    """The provider's usual JSON error body for HTTP status ``code``.
-
-    Args:
-        code: the HTTP status.
-        dialect: ``anthropic-messages`` gives Anthropic's shape, ``gemini`` Google's
-            (``{"error": {"code", "message", "status"}}``), the others OpenAI's.
-        message: overrides the usual message.
-    """
-    if dialect == "anthropic-messages":
-        kind, text = _ANTHROPIC_ERRORS.get(code, ("api_error", f"HTTP {code}"))
-        return {"type": "error", "error": {"type": kind, "message": message or text}}
-    if dialect == "gemini":
-        status = _GOOGLE_STATUS.get(code, "INTERNAL" if code >= 500 else "INVALID_ARGUMENT")
-        return {"error": {"code": code, "message": message or f"HTTP {code}", "status": status}}
-    kind, err_code, text = _OPENAI_ERRORS.get(
-        code, ("server_error" if code >= 500 else "invalid_request_error", None, f"HTTP {code}")
-    )
-    return {"error": {"message": message or text, "type": kind, "param": None, "code": err_code}}
-
-
-def _encode_body(body: bytes | str | Mapping[str, Any]) -> bytes:
-    if isinstance(body, bytes):
-        return body
-    if isinstance(body, str):
-        return body.encode()
-    return json.dumps(dict(body)).encode()
-
-
-def plan_reply(
-    fault: Fault | None,
-    blocks: list[Block],
-    *,
-    dialect: Dialect,
-    chunk_size: int | None = None,
-    delay_s: float = 0.0,
-) -> Reply:
-    """Decide what one attempt sends: the transcript ``blocks`` with ``fault`` applied.
-
-    Args:
-        fault: what goes wrong, or ``None`` to serve the blocks as they are.
-        blocks: what this attempt would serve without a fault (already resumed or prefilled).
-        dialect: decides the shape of default error bodies and which JSON fields are answer text.
-        chunk_size: write the body in pieces of this many bytes; ``None`` writes one block per
-            write. A drip fault overrides it.
-        delay_s: pause between writes (a drip fault uses its own interval).
-
-    Returns:
-        A :class:`StatusReply`, or a :class:`StreamReply` whose steps are generated lazily.
-
-    Raises:
-        IndexError: an event fault names an event this attempt does not have.
-    """
-    parts = fault.parts() if fault is not None else ()
-    for part in parts:
-        if isinstance(part, Status):
-            headers = {"content-type": "application/json", **part.headers}
-            body = error_body(part.code, dialect) if part.body is None else part.body
-            return StatusReply(part.code, headers, _encode_body(body))
-        if isinstance(part, ContentType):
-            body = _NON_STREAMED if part.body is None else part.body
-            return StatusReply(200, {"content-type": part.value}, _encode_body(body))
-    for part in parts:
-        blocks = _apply_event_fault(part, blocks, dialect)
-
-    huge = next((p for p in parts if isinstance(p, HugeLine)), None)
-    drip = next((p for p in parts if isinstance(p, Drip)), None)
-    marks: list[tuple[int, float | None]] = []  # (offset, pause seconds | None for a cut)
-    for part in parts:
-        if isinstance(part, Stall | Cut):
-            if part.after_bytes is not None:
-                offset = part.after_bytes
-            else:
-                assert part.after_events is not None
-                offset = _offset_after_events(blocks, part.after_events)
-            marks.append((offset, part.seconds if isinstance(part, Stall) else None))
-    marks.sort(key=lambda mark: (mark[0], mark[1] is None))  # at one offset: stalls, then the cut
-
-    pieces: Iterator[bytes]
-    if huge is not None:
-        end = _event_position(blocks, huge.after_events)
-        pieces = _chain((b.raw for b in blocks[:end]), _huge_line(huge.size_bytes))
-    else:
-        pieces = (b.raw for b in blocks)
-    interval = delay_s
-    if drip is not None:
-        pieces, interval = _rechunk(pieces, drip.nbytes), drip.interval_s
-    elif chunk_size is not None:
-        pieces = _rechunk(pieces, chunk_size)
-    return StreamReply(_steps(pieces, interval, marks))
-
-
-_NON_STREAMED: dict[str, Any] = {
-    "id": "chatcmpl-nostream",
-    "object": "chat.completion",
-    "created": 1735689600,
-    "model": "gpt-4.1",
-    "choices": [
-        {
-            "index": 0,
-            "message": {"role": "assistant", "content": "Hello!", "refusal": None},
-            "logprobs": None,
-            "finish_reason": "stop",
-        }
-    ],
-    "usage": {"prompt_tokens": 8, "completion_tokens": 2, "total_tokens": 10},
-}
-
-
-def _event_position(blocks: list[Block], event_index: int) -> int:
-    """The block index of event ``event_index``; the number of events maps to ``len(blocks)``."""
-    seen = 0
-    for position, block in enumerate(blocks):
-        if block.is_event:
-            if seen == event_index:
-                return position
-            seen += 1
-    if event_index == seen:
-        return len(blocks)
-    raise IndexError(f"event {event_index} out of range: this attempt serves {seen} events")
-
-
-def _offset_after_events(blocks: list[Block], count: int) -> int:
-    """Body bytes up to the end of the first ``count`` events."""
-    if count == 0:
-        return 0
-    end = _event_position(blocks, count - 1) + 1
-    return sum(len(b.raw) for b in blocks[:end])
-
-
-def _apply_event_fault(part: Fault, blocks: list[Block], dialect: Dialect) -> list[Block]:
-    out = list(blocks)
-    if isinstance(part, Duplicate):
-        k = _existing(blocks, part.event_index)
-        out.insert(k + 1, blocks[k])
-    elif isinstance(part, Reorder):
-        i, j = _existing(blocks, part.i), _existing(blocks, part.j)
-        out[i], out[j] = blocks[j], blocks[i]
-    elif isinstance(part, MalformedJSON):
-        k = _existing(blocks, part.event_index)
-        out[k] = blocks[k].with_data(part.data)
-    elif isinstance(part, InvalidUTF8):
-        k = _existing(blocks, part.event_index)
-        out[k] = _insert_raw(blocks[k], part.raw, dialect)
-    elif isinstance(part, ErrorEvent):
-        k = _event_position(blocks, part.event_index)
-        out.insert(k, _error_block(part.payload, dialect, blocks))
-    elif isinstance(part, Diverge):
-        start = _event_position(blocks, part.after_events)
-        out[start:] = [map_answer_text(b, dialect, _diverge_text) for b in blocks[start:]]
-    return out
-
-
-def _existing(blocks: list[Block], event_index: int) -> int:
-    position = _event_position(blocks, event_index)
-    if position == len(blocks):
-        raise IndexError(f"event {event_index} out of range: this attempt serves fewer events")
-    return position
-
-
-def _diverge_text(text: str) -> str:
-    upper = text.upper()
-    return upper if upper != text else text + "*"
-
-
-_MARK = "\u0000streamkit-raw\u0000"
-
-
-def _insert_raw(block: Block, raw: bytes, dialect: Dialect) -> Block:
-    marked = map_answer_text(block, dialect, lambda text: text + _MARK)
-    if marked is not block:
-        escaped = json.dumps(_MARK)[1:-1].encode()  # how the mark looks inside a JSON string
-        return Block(marked.raw.replace(escaped, raw, 1))
-    lines = list(block.lines)
-    for n, line in enumerate(lines):
-        if line.startswith(b"data:"):
-            content = line.rstrip(b"\r\n")
-            at = content.rfind(b'"')
-            at = len(content) if at < 0 else at
-            lines[n] = content[:at] + raw + line[at:]
-            return Block(b"".join(lines))
-    return block.with_data(raw)
-
-
-def _error_block(
-    payload: Mapping[str, Any] | str | None, dialect: Dialect, blocks: list[Block]
-) -> Block:
-    eol = blocks[0].eol if blocks else b"\n"
-    if payload is None:
-        if dialect == "anthropic-messages":
-            payload = {
-                "type": "error",
-                "error": {"type": "overloaded_error", "message": "Overloaded"},
-            }
-        elif dialect == "openai-responses":
-            payload = {
-                "type": "error",
-                "code": "server_error",
-                "message": "Overloaded",
-                "param": None,
-            }
-        elif dialect == "gemini":
-            payload = {
-                "error": {
-                    "code": 503,
-                    "message": "The model is overloaded.",
-                    "status": "UNAVAILABLE",
-                }
-            }
-        else:
-            payload = {"error": {"message": "Overloaded", "type": "overloaded_error"}}
-    data = payload if isinstance(payload, str) else json.dumps(dict(payload), separators=(",", ":"))
-    head = b"" if dialect == "gemini" else b"event: error" + eol
-    return Block(head + b"data: " + data.encode() + eol + eol)
-
-
-def _chain(*iterables: Iterable[bytes]) -> Iterator[bytes]:
-    for iterable in iterables:
-        yield from iterable
-
-
-def _huge_line(size_bytes: int) -> Iterator[bytes]:
-    yield b"data: "
-    piece = b"x" * min(_HUGE_PIECE_BYTES, max(size_bytes, 0))
-    remaining = size_bytes
-    while remaining > 0:
-        yield piece[:remaining]
-        remaining -= len(piece)
-
-
-def _rechunk(pieces: Iterable[bytes], size: int) -> Iterator[bytes]:
-    """Regroup a byte stream into pieces of exactly ``size`` bytes (the last may be shorter)."""
-    if size < 1:
-        raise ValueError("chunk size must be >= 1")
-    buffer = bytearray()
-    for piece in pieces:
-        buffer += piece
-        while len(buffer) >= size:
-            yield bytes(buffer[:size])
-            del buffer[:size]
-    if buffer:
-        yield bytes(buffer)
-
-
-def _steps(
-    pieces: Iterable[bytes], interval_s: float, marks: list[tuple[int, float | None]]
-) -> Iterator[Step]:
-    """Interleave writes with pauses; split writes at the byte offsets of stalls and the cut."""
-    pending = list(marks)
-    sent = 0
-    first = True
-    for whole in pieces:
-        piece = whole
-        if not piece:
-            continue
-        if not first and interval_s > 0:
-            yield Sleep(interval_s)
-        first = False
-        while piece:
-            while pending and pending[0][0] <= sent:
-                _, pause = pending.pop(0)
-                if pause is None:
-                    yield Abort()
-                    return
-                yield Sleep(pause)
-            limit = pending[0][0] - sent if pending else len(piece)
-            part, piece = piece[:limit], piece[limit:]
-            yield Write(part)
-            sent += len(part)
-    for _, pause in pending:
-        if pause is None:
-            yield Abort()
-            return
-        yield Sleep(pause)
+Fault.status = Status
+Fault.content_type = ContentType
+Fault.duplicate = Duplicate
+Fault.reorder = Reorder
+Fault.malformed_json = MalformedJSON
+Fault.invalid_utf8 = InvalidUTF8
+Fault.error_event = ErrorEvent
+Fault.diverge = Diverge
+Fault.cut = Cut
+Fault.stall = Stall
+Fault.drip = Drip
+Fault.huge_line = HugeLine

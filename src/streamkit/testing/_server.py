@@ -34,9 +34,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from streamkit.testing._faults import (
+from streamkit.testing._faults import Fault
+from streamkit.testing._planner import (
     Abort,
-    Fault,
     Sleep,
     StatusReply,
     Step,
