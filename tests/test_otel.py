@@ -305,3 +305,25 @@ def test_end_to_end_through_the_client(otel: Telemetry) -> None:
     assert [e.name for e in span.events] == ["streamkit.retry", "streamkit.resume"]
     assert tracker.total_cost == s.result.cost
     assert otel.points("gen_ai.client.token.usage")
+
+
+def test_otel_tracker_forwards_every_cost_tracker_option(otel: Any) -> None:
+    import inspect
+    from typing import get_type_hints
+
+    from streamkit.tracker import CostTrackerOptions
+
+    params = inspect.signature(CostTracker).parameters
+    keyword_only = {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert set(get_type_hints(CostTrackerOptions)) == keyword_only
+    tracker = OTelTracker(
+        tracer_provider=otel.tracer_provider,
+        meter_provider=otel.meter_provider,
+        budget_usd="2",
+        per_stream_budget_usd="1",
+        currency="CNY",
+        exchange_rate="7.1",
+        keep_streams=3,
+    )
+    assert (tracker.budget_usd, tracker.per_stream_budget_usd) == (Decimal(2), Decimal(1))
+    assert (tracker.currency, tracker.exchange_rate) == ("CNY", Decimal("7.1"))

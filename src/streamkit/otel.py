@@ -39,12 +39,11 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from streamkit.events import ResumeEvent, RetryEvent
 from streamkit.pricing import PriceTable
-from streamkit.tracker import CostAccount, CostTracker
+from streamkit.tracker import CostAccount, CostTracker, CostTrackerOptions
 
 if TYPE_CHECKING:
     from opentelemetry.metrics import MeterProvider
@@ -315,14 +314,13 @@ class OTelTracker(CostTracker):
         prices: the price table (default :meth:`PriceTable.default`).
         tracer_provider: where spans go (default: the global provider).
         meter_provider: where metrics go (default: the global provider).
-        budget_usd: as in :class:`~streamkit.tracker.CostTracker`.
-        per_stream_budget_usd: as in :class:`~streamkit.tracker.CostTracker`.
-        currency: as in :class:`~streamkit.tracker.CostTracker`.
-        exchange_rate: as in :class:`~streamkit.tracker.CostTracker`.
-        keep_streams: as in :class:`~streamkit.tracker.CostTracker`.
+        **options: every keyword of :class:`~streamkit.tracker.CostTracker`
+            (``budget_usd``, ``per_stream_budget_usd``, ``currency``, ...;
+            :class:`~streamkit.tracker.CostTrackerOptions`).
 
     Raises:
         ImportError: OpenTelemetry is not installed (``pip install 'streamkit[otel]'``).
+        ValueError: as :class:`~streamkit.tracker.CostTracker` raises.
     """
 
     def __init__(
@@ -331,19 +329,8 @@ class OTelTracker(CostTracker):
         *,
         tracer_provider: TracerProvider | None = None,
         meter_provider: MeterProvider | None = None,
-        budget_usd: Decimal | int | str | None = None,
-        per_stream_budget_usd: Decimal | int | str | None = None,
-        currency: str = "USD",
-        exchange_rate: Decimal | int | str | None = None,
-        keep_streams: int = 1000,
+        **options: Unpack[CostTrackerOptions],
     ) -> None:
         observer = _OTelObserver(tracer_provider, meter_provider)
-        super().__init__(
-            prices,
-            budget_usd=budget_usd,
-            per_stream_budget_usd=per_stream_budget_usd,
-            currency=currency,
-            exchange_rate=exchange_rate,
-            keep_streams=keep_streams,
-        )
+        super().__init__(prices, **options)
         self.add_observer(observer)

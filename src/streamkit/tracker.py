@@ -32,7 +32,7 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypedDict
 
 from streamkit.cost_report import CostReport, ModelCost, StreamCost, StreamStatus
 from streamkit.errors import BudgetExceededError
@@ -47,6 +47,7 @@ __all__ = [
     "CostAccount",
     "CostReport",
     "CostTracker",
+    "CostTrackerOptions",
     "ModelCost",
     "StreamCost",
     "StreamObserver",
@@ -352,6 +353,21 @@ class CostAccount:
             f"CostAccount(stream_id={self.stream_id}, model={self.model!r}, "
             f"status={self._status!r}, cost={self._cost!r})"
         )
+
+
+class CostTrackerOptions(TypedDict, total=False):
+    """The keyword options of :class:`CostTracker`, for subclasses that forward them.
+
+    ``def __init__(self, prices=None, *, extra=..., **options: Unpack[CostTrackerOptions])``
+    keeps a subclass's signature typed without repeating every keyword (see
+    :class:`~streamkit.otel.OTelTracker`). Documented on :class:`CostTracker`.
+    """
+
+    budget_usd: Decimal | int | str | None
+    per_stream_budget_usd: Decimal | int | str | None
+    currency: str
+    exchange_rate: Decimal | int | str | None
+    keep_streams: int
 
 
 class CostTracker:
