@@ -391,18 +391,31 @@ async def test_no_canary_key_anywhere(mode: str, caplog: pytest.LogCaptureFixtur
 
 
 async def test_cancellation_closes_the_response(anyio_backend: str) -> None:
-    with serve([Fault.stall(after_bytes=3000, seconds=30.0)]) as server:
-        client = sk.AsyncStreamingClient(base_url=server.base_url, api_key=KEY)
-        stream = client.stream(model="gpt-4o", messages=MESSAGES)
-        got: list[sk.DeltaEvent] = []
-        with anyio.move_on_after(0.5):
-            async for event in stream:
-                got.append(event)
-        assert got
-        assert stream._response is None  # the cancellation closed the connection
-        assert not stream.snapshot().complete
-        await stream.aclose()
-        await client.aclose()
+    # The server holds the stream after two events; the task is cancelled while it waits
+    # for more. A pool of ONE connection shows the cancellation released it: the second
+    # stream can only run if the first response was closed.
+    import httpx
+
+    limits = httpx.Limits(max_connections=1)
+    with serve([Fault.stall(after_events=2, seconds=60.0)]) as server:
+        async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(10.0, pool=5.0)) as http:
+            client = sk.AsyncStreamingClient(
+                base_url=server.base_url, api_key=KEY, http_client=http
+            )
+            stream = client.stream(model="gpt-4o", messages=MESSAGES)
+            got: list[sk.DeltaEvent] = []
+            with anyio.CancelScope() as scope:
+                async for event in stream:
+                    got.append(event)
+                    scope.cancel()  # delivered at the stream's next wait for bytes
+            assert scope.cancelled_caught
+            assert got
+            assert not stream.snapshot().complete
+            again = client.stream(model="gpt-4o", messages=MESSAGES)
+            text = "".join([e.text async for e in again if isinstance(e, sk.TextDelta)])
+            assert text == uncut().text
+            await stream.aclose()
+            await client.aclose()
 
 
 def test_break_inside_with_closes_the_response() -> None:
