@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -20,7 +21,7 @@ from streamkit import (
     StreamStalledError,
 )
 from streamkit.errors import APIStatusError, status_error_class
-from streamkit.retry import is_retryable, parse_retry_after
+from streamkit.retry import is_permanent, is_retryable, parse_retry_after
 
 NOW = 1_800_000_000.0
 
@@ -164,3 +165,120 @@ def test_status_error_classes() -> None:
     assert status_error_class(429) is RateLimitError
     assert status_error_class(529) is OverloadedError
     assert status_error_class(502) is InternalServerError
+
+
+# ---- permanent errors are never retried ------------------------------------------------------
+
+
+def body_error(code: int, body: object, **headers: str) -> APIStatusError:
+    """Built as streamkit._httpx builds it: the body is parsed by the error itself."""
+    return status_error_class(code)(
+        "Reason",
+        status_code=code,
+        body=json.dumps(body),
+        headers=headers,
+        request_id=None,
+        retry_after=parse_retry_after(headers, now_wall=NOW),
+    )
+
+
+def openai_body(code: str, kind: str = "invalid_request_error") -> dict[str, object]:
+    return {"error": {"message": "m", "type": kind, "param": None, "code": code}}
+
+
+def anthropic_body(kind: str) -> dict[str, object]:
+    return {"type": "error", "error": {"type": kind, "message": "m"}}
+
+
+def gemini_body(status: int, name: str, message: str = "m", reason: str | None = None) -> object:
+    details = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason}]
+    error = {"code": status, "message": message, "status": name}
+    if reason:
+        error["details"] = details
+    return {"error": error}
+
+
+QUOTA_MESSAGE = (
+    "You exceeded your current quota, please check your plan and billing details. "
+    "For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits."
+)
+
+
+@pytest.mark.parametrize(
+    ("status_code", "body"),
+    [
+        (429, openai_body("insufficient_quota", "insufficient_quota")),
+        (401, openai_body("invalid_api_key")),
+        (404, openai_body("model_not_found")),
+        (429, openai_body("billing_hard_limit_reached", "requests")),
+        (403, openai_body("account_deactivated", "access_terminated")),
+        (503, openai_body("invalid_api_key")),  # whatever the status
+        (500, openai_body("insufficient_quota", "insufficient_quota")),
+        (401, anthropic_body("authentication_error")),
+        (403, anthropic_body("permission_error")),
+        (404, anthropic_body("not_found_error")),
+        (400, anthropic_body("invalid_request_error")),
+        (503, anthropic_body("authentication_error")),
+        (401, gemini_body(401, "UNAUTHENTICATED")),
+        (403, gemini_body(403, "PERMISSION_DENIED")),
+        (400, gemini_body(400, "INVALID_ARGUMENT", reason="API_KEY_INVALID")),
+        (404, gemini_body(404, "NOT_FOUND")),
+        (400, gemini_body(400, "FAILED_PRECONDITION", "User location is not supported")),
+        (429, gemini_body(429, "RESOURCE_EXHAUSTED", "Your prepayment credits are depleted.")),
+        (429, gemini_body(429, "RESOURCE_EXHAUSTED", QUOTA_MESSAGE + " limit: 0, model: x")),
+    ],
+)
+def test_permanent_errors_are_never_retried(status_code: int, body: object) -> None:
+    err = body_error(status_code, body, **{"retry-after": "1"})
+    assert is_permanent(err)
+    assert not is_retryable(err)
+    assert RetryPolicy().next_delay(err, attempt=1, elapsed_s=0) is None
+
+
+def test_permanent_code_wins_over_x_should_retry() -> None:
+    err = body_error(429, openai_body("insufficient_quota"), **{"x-should-retry": "true"})
+    assert not is_retryable(err)
+
+
+@pytest.mark.parametrize(
+    ("status_code", "body"),
+    [
+        (429, openai_body("rate_limit_exceeded", "requests")),
+        (429, {"type": "error", "error": {"type": "rate_limit_error", "message": "m"}}),
+        (529, anthropic_body("overloaded_error")),
+        (500, anthropic_body("api_error")),
+        (429, gemini_body(429, "RESOURCE_EXHAUSTED", QUOTA_MESSAGE)),  # a per-minute limit
+        (503, gemini_body(503, "UNAVAILABLE", "The model is overloaded.")),
+        (500, {"error": {"message": "m", "type": "server_error", "param": None, "code": None}}),
+    ],
+)
+def test_transient_provider_errors_are_retried(status_code: int, body: object) -> None:
+    err = body_error(status_code, body)
+    assert not is_permanent(err)
+    assert is_retryable(err)
+
+
+def test_permanent_in_band_errors() -> None:
+    quota = ProviderError("quota", code="insufficient_quota", error_type="insufficient_quota")
+    assert is_permanent(quota)
+    assert not is_retryable(quota, content_started=False)
+    billing = ProviderError("Your prepayment credits are depleted", code="RESOURCE_EXHAUSTED")
+    assert not is_retryable(billing)
+    limited = ProviderError(
+        QUOTA_MESSAGE, code="RESOURCE_EXHAUSTED", error_type="RESOURCE_EXHAUSTED"
+    )
+    assert is_retryable(limited)  # Gemini's in-band rate limit, before any content
+    assert not is_retryable(limited, content_started=True)
+    assert is_retryable(ProviderError("busy", code="UNAVAILABLE"))
+    assert not is_permanent(APIConnectionError("reset"))
+    assert not is_permanent(ValueError("x"))
+
+
+def test_gemini_retry_info_is_the_delay() -> None:
+    body = gemini_body(429, "RESOURCE_EXHAUSTED", QUOTA_MESSAGE)
+    body["error"]["details"] = [  # type: ignore[index]
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "7s"}
+    ]
+    assert RetryPolicy().next_delay(body_error(429, body), attempt=1, elapsed_s=0) == 7.0
+    body["error"]["details"][0]["retryDelay"] = "3600s"  # type: ignore[index]
+    assert RetryPolicy().next_delay(body_error(429, body), attempt=1, elapsed_s=0) is None

@@ -9,11 +9,20 @@ clock. streamkit never runs tenacity's ``Retrying`` loop around a generator: its
 
 Server-requested delays follow openai-python: ``retry-after-ms`` (milliseconds),
 then ``Retry-After`` as delay-seconds or an HTTP-date (RFC 9110 §10.2.3).
+
+Permanent errors are never retried, whatever their status: a provider error code
+or type in :data:`PERMANENT_ERROR_CODES` (a wrong key, no quota or credit left, an
+unknown model, a malformed request), and a Gemini ``RESOURCE_EXHAUSTED`` whose
+message says the billing quota is used up (see :func:`is_permanent`). The full table
+is in ``docs/resilience.md``.
+
+Only tenacity APIs present in its declared floor (9.0) are used.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -25,16 +34,76 @@ from tenacity import (
     stop_after_attempt,
     stop_before_delay,
     stop_never,
-    wait_exponential_jitter,
+    wait_exponential,
+    wait_random,
 )
 
 from streamkit.errors import APIConnectionError, APIStatusError, ProviderError
 
-__all__ = ["RETRYABLE_STATUS_CODES", "RetryPolicy", "is_retryable", "parse_retry_after"]
+__all__ = [
+    "PERMANENT_ERROR_CODES",
+    "RETRYABLE_STATUS_CODES",
+    "RetryPolicy",
+    "is_permanent",
+    "is_retryable",
+    "parse_retry_after",
+]
 
 #: HTTP statuses retried by default (408 Request Timeout, 409 Conflict, 429 Too Many
 #: Requests, 500, 502, 503, 504, and Anthropic's 529 Overloaded).
 RETRYABLE_STATUS_CODES = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
+
+#: Provider error codes and types that no retry can fix; never retried, whatever the
+#: HTTP status (a 429 ``insufficient_quota`` included) or ``x-should-retry`` says.
+#: Matched against ``code`` and ``type`` of :class:`~streamkit.errors.APIStatusError`
+#: and :class:`~streamkit.errors.ProviderError`.
+PERMANENT_ERROR_CODES = frozenset(
+    {
+        # OpenAI and compatible (error.code / error.type)
+        "insufficient_quota",
+        "invalid_api_key",
+        "model_not_found",
+        "billing_hard_limit_reached",
+        "billing_not_active",
+        "account_deactivated",
+        "access_terminated",
+        "organization_deactivated",
+        "invalid_organization",
+        "unsupported_country_region_territory",
+        "context_length_exceeded",
+        "invalid_request_error",
+        # Anthropic (error.type)
+        "authentication_error",
+        "permission_error",
+        "not_found_error",
+        "request_too_large",
+        "billing_error",
+        # Gemini / Google (error.status, ErrorInfo.reason)
+        "UNAUTHENTICATED",
+        "PERMISSION_DENIED",
+        "INVALID_ARGUMENT",
+        "NOT_FOUND",
+        "FAILED_PRECONDITION",
+        "API_KEY_INVALID",
+        "API_KEY_EXPIRED",
+        "SERVICE_DISABLED",
+        "BILLING_DISABLED",
+        "CONSUMER_SUSPENDED",
+    }
+)
+
+# A Gemini RESOURCE_EXHAUSTED (429) is a rate limit (retried, after its RetryInfo
+# delay) unless its message says the money ran out or the model has no quota at all:
+# prepaid credits depleted, a spending cap reached, billing disabled, or a quota
+# "limit: 0" (a model the tier may not use). "check your plan and billing details"
+# is in every quota message, per-minute ones included, so it does not count.
+_BILLING_EXHAUSTED = re.compile(
+    r"(?i)credits? (?:are|is|have been|has been) (?:depleted|exhausted|used up)"
+    r"|prepay(?:ment)? (?:credits?|balance)"
+    r"|spending (?:cap|limit)"
+    r"|billing (?:account )?(?:is )?(?:not enabled|disabled|inactive|suspended)"
+    r"|\blimit: 0\b"
+)
 
 #: In-band error codes/types that mean "try again later" when no content was sent yet.
 _RETRYABLE_PROVIDER_CODES = frozenset(
@@ -47,6 +116,10 @@ _RETRYABLE_PROVIDER_CODES = frozenset(
         "api_error",
         "internal_server_error",
         "service_unavailable",
+        "RESOURCE_EXHAUSTED",
+        "UNAVAILABLE",
+        "INTERNAL",
+        "DEADLINE_EXCEEDED",
         429,
         500,
         502,
@@ -107,6 +180,28 @@ def parse_retry_after(headers: Mapping[str, str], *, now_wall: float | None = No
     return max(0.0, when.timestamp() - now_wall)
 
 
+def is_permanent(err: BaseException) -> bool:
+    """Whether ``err`` is a provider error that no retry can fix.
+
+    True for an :class:`~streamkit.errors.APIStatusError` or
+    :class:`~streamkit.errors.ProviderError` whose ``code`` or ``type`` is in
+    :data:`PERMANENT_ERROR_CODES` (``insufficient_quota``, ``invalid_api_key``,
+    ``model_not_found``, Anthropic ``authentication_error``, Gemini
+    ``PERMISSION_DENIED``, ...), whatever the HTTP status; and for a Gemini
+    ``RESOURCE_EXHAUSTED`` whose message says the billing quota is exhausted
+    (credits depleted, spending cap, billing disabled, ``limit: 0``). False for
+    anything else, including every other exception type.
+    """
+    if not isinstance(err, APIStatusError | ProviderError):
+        return False
+    code, kind = err.code, err.type
+    if code in PERMANENT_ERROR_CODES or kind in PERMANENT_ERROR_CODES:
+        return True
+    if "RESOURCE_EXHAUSTED" in (code, kind):
+        return _BILLING_EXHAUSTED.search(err.message) is not None
+    return False
+
+
 def is_retryable(err: BaseException, *, content_started: bool = False) -> bool:
     """Whether ``err`` is worth another attempt.
 
@@ -114,9 +209,13 @@ def is_retryable(err: BaseException, *, content_started: bool = False) -> bool:
     subclasses, including a body that ended early); statuses in
     :data:`RETRYABLE_STATUS_CODES`; any status with ``x-should-retry: true``; an
     in-band overloaded/rate-limit/server error that came before any content.
-    Not retried: other statuses (400, 401, 403, 404, ...), ``x-should-retry: false``,
-    protocol errors (malformed JSON, oversize lines), budget errors.
+    Not retried: permanent provider errors (:func:`is_permanent`, checked first,
+    so whatever the status or ``x-should-retry``), other statuses (400, 401, 403,
+    404, ...), ``x-should-retry: false``, protocol errors (malformed JSON,
+    oversize lines), budget errors, configuration errors.
     """
+    if is_permanent(err):
+        return False
     if isinstance(err, APIStatusError):
         if err.should_retry is not None:
             return err.should_retry
@@ -164,13 +263,14 @@ class RetryPolicy:
     def backoff(self, attempt: int) -> float:
         """The backoff delay after failed attempt number ``attempt`` (1-based), jitter included.
 
-        ``min(initial_delay * 2 ** (attempt - 1) + uniform(0, jitter), max_delay)``
-        (tenacity ``wait_exponential_jitter``).
+        ``min(initial_delay * 2 ** (attempt - 1) + uniform(0, jitter), max_delay)``,
+        the formula of tenacity's ``wait_exponential_jitter``, built from
+        ``wait_exponential + wait_random`` (whose arguments are the same in every
+        tenacity version streamkit allows; ``wait_exponential_jitter`` renamed
+        ``initial`` to ``multiplier`` in 9.2).
         """
-        wait = wait_exponential_jitter(
-            multiplier=self.initial_delay, max=self.max_delay, jitter=self.jitter
-        )
-        return float(wait(_state(attempt, None, 0.0, 0.0)))
+        wait = wait_exponential(multiplier=self.initial_delay) + wait_random(0, self.jitter)
+        return min(float(wait(_state(attempt, None, 0.0, 0.0))), self.max_delay)
 
     def next_delay(
         self,
