@@ -259,9 +259,9 @@ def test_env_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env-123456789")
     client = sk.StreamingClient()
     assert client._config.base_url == "http://env.test/v9"
-    assert client._config._api_key.get() == "sk-from-env-123456789"
+    assert client._config._api_key.redacted() == "sk-from-env-123456789"
     monkeypatch.setenv("STREAMKIT_API_KEY", "sk-streamkit-123456789")
-    assert sk.StreamingClient()._config._api_key.get() == "sk-streamkit-123456789"
+    assert sk.StreamingClient()._config._api_key.redacted() == "sk-streamkit-123456789"
     with pytest.raises(ValueError, match="unknown provider"):
         sk.StreamingClient(provider="nope")
     with pytest.raises(ValueError, match="resume"):

@@ -45,8 +45,9 @@ class Outcome:
         return [e for e in self.events if isinstance(e, kind)]
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=["sync", "async", "sync-httpx2", "async-httpx2"])
 def mode(request: pytest.FixtureRequest) -> str:
+    """sync/async clients, on their own httpx clients or given an httpx2 client."""
     return str(request.param)
 
 
@@ -72,8 +73,12 @@ async def run(
         "tracker": tracker,
         "provider": provider,
     }
+    if mode.endswith("-httpx2"):
+        import httpx2
+
+        kwargs["http_client"] = (httpx2.Client if mode == "sync-httpx2" else httpx2.AsyncClient)()
     try:
-        if mode == "sync":
+        if mode.startswith("sync"):
             client = sk.StreamingClient(**kwargs)
             client._sleep = out.sleeps.append  # type: ignore[method-assign,assignment]
             with client, client.stream(model="gpt-4o", messages=MESSAGES, **params) as stream:
@@ -93,6 +98,13 @@ async def run(
             out.result = s.result
     except sk.StreamkitError as err:
         out.error = err
+    finally:
+        given = kwargs.get("http_client")
+        if given is not None:
+            if mode.startswith("sync"):
+                given.close()
+            else:
+                await given.aclose()
     return out
 
 

@@ -21,7 +21,11 @@ CORE = [
     "reassembly",
     "retry",
     "_session",
-    "_common",
+    "session",
+    "_head",
+    "_secret",
+    "_stream_state",
+    "_client_config",
     "offline",
 ]
 

@@ -12,7 +12,6 @@ Quickstart::
 """
 
 from streamkit import errors, offline, pricing, providers, sse, tracker
-from streamkit._session import ResumeMode, StreamSession
 from streamkit._version import __version__
 from streamkit.async_client import AsyncStream, AsyncStreamingClient, TaggedEvent
 from streamkit.client import Stream, StreamingClient
@@ -26,6 +25,7 @@ from streamkit.errors import (
     BadRequestError,
     BudgetExceededError,
     ChunkDecodeError,
+    ConfigurationError,
     InternalServerError,
     NotFoundError,
     OverloadedError,
@@ -59,6 +59,7 @@ from streamkit.pricing import ModelPrice, PriceTable, PriceTier, UnknownModelWar
 from streamkit.reassembly import Reassembler
 from streamkit.result import ChoiceResult, StreamResult, ToolCall
 from streamkit.retry import RetryPolicy
+from streamkit.session import ResumeMode, StreamSession
 from streamkit.sse import ServerSentEvent, SSEDecoder
 from streamkit.tracker import CostAccount, CostReport, CostTracker, ModelCost, StreamCost
 from streamkit.transport import AsyncHTTPTransport, HTTPTransport
@@ -79,6 +80,7 @@ __all__ = [
     "ChunkDecodeError",
     "Citation",
     "ConcurrencyLimiter",
+    "ConfigurationError",
     "CostAccount",
     "CostReport",
     "CostTracker",

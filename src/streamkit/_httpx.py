@@ -1,169 +1,219 @@
-"""The one boundary between httpx and streamkit: requests out, typed errors in."""
+"""The one boundary between httpx (or httpx2) and streamkit: requests out, typed errors in.
+
+httpx and httpx2 (pydantic's fork, which openai-python 3.x and anthropic-sdk-python
+2.x use) have the same API in two namespaces. An :class:`HTTPFlavor` holds one of
+the two modules; the executors use the flavor of the client they were given, so one
+executor serves both. httpx2 is imported only when an httpx2 client is given.
+"""
 
 from __future__ import annotations
 
 import time
-from types import TracebackType
+from collections.abc import AsyncIterator, Iterator
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from streamkit._head import ResponseHead
 from streamkit._request import RequestSpec
 from streamkit.config import Timeouts
 from streamkit.errors import (
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
+    ConfigurationError,
+    StreamkitError,
     StreamStalledError,
-    UnexpectedContentTypeError,
-    status_error_class,
+    StreamStateError,
+    redact,
 )
-from streamkit.retry import parse_retry_after
 
 __all__ = [
-    "ERROR_BODY_LIMIT",
-    "build_request",
+    "HTTPX",
+    "HTTPFlavor",
+    "abody_pieces",
+    "body_pieces",
+    "flavor_of",
+    "head_of",
     "is_identity",
-    "check_response",
-    "httpx_timeout",
-    "map_httpx_errors",
-    "status_error",
+    "target_of",
 ]
 
-#: Bytes of an error response body read for the error message.
-ERROR_BODY_LIMIT = 64 * 1024
 
-_REQUEST_ID_HEADERS = (
-    "x-request-id",
-    "request-id",
-    "x-goog-request-id",
-    "openai-request-id",
-    "cf-ray",
-)
+class HTTPFlavor:
+    """httpx or httpx2: how to build a request and how to read that library's errors.
 
-
-def httpx_timeout(timeouts: Timeouts) -> httpx.Timeout:
-    """``connect`` bounds connect/write/pool; ``read_idle`` bounds each read."""
-    return httpx.Timeout(
-        connect=timeouts.connect,
-        read=timeouts.read_idle,
-        write=timeouts.connect,
-        pool=timeouts.connect,
-    )
-
-
-def build_request(
-    client: httpx.Client | httpx.AsyncClient, spec: RequestSpec, timeouts: Timeouts
-) -> httpx.Request:
-    """Turn a :class:`RequestSpec` into an ``httpx.Request`` on ``client``."""
-    return client.build_request(
-        spec.method, spec.url, headers=spec.headers, json=spec.json, timeout=httpx_timeout(timeouts)
-    )
-
-
-class map_httpx_errors:
-    """Translate httpx's exceptions into streamkit's, with ``raise ... from``.
-
-    ``ReadTimeout`` becomes :class:`StreamStalledError` (no byte for ``read_idle`` s);
-    other timeouts :class:`APITimeoutError`; every other transport error
-    (connect, read, a closed connection, an incomplete chunked body, a decoding
-    error, too many redirects) :class:`APIConnectionError`.
-
-    A class rather than ``@contextmanager``: it wraps every chunk read, and a plain
-    ``__enter__``/``__exit__`` pair costs a fraction of a generator-based one.
+    Args:
+        module: the ``httpx`` or ``httpx2`` module.
     """
 
-    __slots__ = ("_timeouts",)
+    __slots__ = ("_config_errors", "_stalled", "_timeout_errors", "errors", "module", "name")
 
-    def __init__(self, timeouts: Timeouts) -> None:
-        self._timeouts = timeouts
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is None or not isinstance(exc, _HTTPX_ERRORS):
-            return
-        if isinstance(exc, httpx.ReadTimeout):
-            idle = self._timeouts.read_idle
-            raise StreamStalledError(
-                f"no data received for {idle} s (Timeouts.read_idle)", idle_s=idle
-            ) from exc
-        if isinstance(exc, httpx.TimeoutException):
-            raise APITimeoutError(f"{type(exc).__name__}: {exc}") from exc
-        raise APIConnectionError(f"{type(exc).__name__}: {exc}") from exc
-
-
-_HTTPX_ERRORS = (
-    httpx.TransportError,
-    httpx.DecodingError,
-    httpx.TooManyRedirects,
-    httpx.StreamError,
-)
-
-
-def status_error(response: httpx.Response, body: bytes) -> APIStatusError:
-    """The typed error for a response with status >= 300 (redirects are not followed)."""
-    headers = dict(response.headers.items())
-    request_id = next(
-        (response.headers[h] for h in _REQUEST_ID_HEADERS if h in response.headers), None
-    )
-    text = body.decode("utf-8", errors="replace")
-    status = response.status_code
-    message = response.reason_phrase or "error"
-    if 300 <= status < 400:
-        message = f"redirect to {response.headers.get('location', '?')} not followed"
-    cls = status_error_class(status)
-    return cls(
-        message,
-        status_code=status,
-        body=text,
-        headers=headers,
-        request_id=request_id,
-        retry_after=parse_retry_after(headers, now_wall=time.time()),
-    )
-
-
-def check_response(
-    response: httpx.Response, body: bytes | None
-) -> APIStatusError | UnexpectedContentTypeError | None:
-    """Return the error a response's status or content type means, else ``None``.
-
-    ``body`` is the (start of the) body, read by the caller when
-    :func:`needs_body` says so.
-    """
-    if response.status_code >= 300:
-        return status_error(response, body or b"")
-    if not _is_event_stream(response):
-        return UnexpectedContentTypeError(
-            status_code=response.status_code,
-            content_type=response.headers.get("content-type", ""),
-            body=(body or b"").decode("utf-8", errors="replace"),
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+        self.name: str = module.__name__
+        #: every exception of the library that :meth:`map_error` translates
+        self.errors: tuple[type[BaseException], ...] = (
+            module.TransportError,
+            module.DecodingError,
+            module.TooManyRedirects,
+            module.StreamError,
+            module.InvalidURL,
         )
-    return None
+        self._stalled = module.ReadTimeout
+        self._timeout_errors = module.TimeoutException
+        self._config_errors = (
+            module.UnsupportedProtocol,
+            module.InvalidURL,
+            module.LocalProtocolError,
+        )
+
+    def timeout(self, timeouts: Timeouts) -> Any:
+        """``connect`` bounds connect/write/pool; ``read_idle`` bounds each read (seconds)."""
+        return self.module.Timeout(
+            connect=timeouts.connect,
+            read=timeouts.read_idle,
+            write=timeouts.connect,
+            pool=timeouts.connect,
+        )
+
+    def build_request(self, client: Any, spec: RequestSpec, timeouts: Timeouts) -> Any:
+        """Turn a :class:`RequestSpec` into a request of this library on ``client``.
+
+        Raises:
+            ConfigurationError: the library refuses the URL or a header.
+        """
+        try:
+            return client.build_request(
+                spec.method,
+                spec.url,
+                headers=spec.headers,
+                json=spec.json,
+                timeout=self.timeout(timeouts),
+            )
+        except self.errors as exc:
+            raise self.map_error(exc, timeouts, target_of(spec)) from None
+
+    def map_error(self, exc: BaseException, timeouts: Timeouts, target: str) -> StreamkitError:
+        """The streamkit error for one of :attr:`errors`, naming ``target`` (``host:port``).
+
+        - ``ReadTimeout`` → :class:`~streamkit.errors.StreamStalledError` (no byte
+          for ``Timeouts.read_idle`` s); other timeouts →
+          :class:`~streamkit.errors.APITimeoutError`;
+        - ``UnsupportedProtocol``, ``InvalidURL``, ``LocalProtocolError`` (a request
+          that cannot be sent as built) → :class:`~streamkit.errors.ConfigurationError`,
+          never retried, with no chained cause (h11 quotes the offending header value);
+        - ``StreamError`` (the body was already read or closed: a programming error)
+          → :class:`~streamkit.errors.StreamStateError`, never retried;
+        - every other transport error (connect, read, a closed connection, malformed
+          chunked framing, a decoding error) → :class:`~streamkit.errors.APIConnectionError`.
+
+        Messages pass through :func:`~streamkit.errors.redact`.
+        """
+        detail = redact(f"{type(exc).__name__}: {exc}")
+        if isinstance(exc, self._stalled):
+            idle = timeouts.read_idle
+            err: StreamkitError = StreamStalledError(
+                f"no data received from {target} for {idle} s (Timeouts.read_idle)", idle_s=idle
+            )
+        elif isinstance(exc, self._timeout_errors):
+            err = APITimeoutError(f"{target}: {detail} (Timeouts.connect={timeouts.connect} s)")
+        elif isinstance(exc, self._config_errors):
+            err = ConfigurationError(f"the request to {target} cannot be sent as built: {detail}")
+            err.__suppress_context__ = True
+            return err
+        elif isinstance(exc, self.module.StreamError):
+            err = StreamStateError(
+                f"{detail} (the response body was read or closed elsewhere; not retried)"
+            )
+        elif isinstance(exc, self.module.ConnectError):
+            err = APIConnectionError(f"could not connect to {target}: {detail}")
+        else:
+            err = APIConnectionError(f"{detail} (from {target})")
+        err.__cause__ = exc
+        return err
 
 
-def is_identity(response: httpx.Response) -> bool:
-    """Whether the body has no content coding, so the raw bytes are the content.
+HTTPX = HTTPFlavor(httpx)
+"""The flavor of streamkit's default HTTP library."""
 
-    The shells then read ``iter_raw``/``aiter_raw``, one generator level less per
-    chunk than ``iter_bytes`` (which runs an identity decoder and a chunker).
+_flavors: dict[str, HTTPFlavor] = {"httpx": HTTPX}
+
+
+def flavor_of(client: object, *, asynchronous: bool) -> HTTPFlavor:
+    """The flavor of an ``http_client=`` argument (``httpx`` or ``httpx2``).
+
+    Raises:
+        ConfigurationError: ``client`` is neither an httpx nor an httpx2 client, or
+            is sync where an async one is needed (or the reverse).
     """
+    wanted = "AsyncClient" if asynchronous else "Client"
+    for cls in type(client).__mro__:
+        root = cls.__module__.split(".", 1)[0]
+        if root in ("httpx", "httpx2") and cls.__name__ in ("Client", "AsyncClient"):
+            if cls.__name__ != wanted:
+                raise ConfigurationError(
+                    f"http_client must be an {root}.{wanted} for this client, got "
+                    f"{root}.{cls.__name__}"
+                )
+            flavor = _flavors.get(root)
+            if flavor is None:
+                import importlib
+
+                flavor = _flavors[root] = HTTPFlavor(importlib.import_module(root))
+            return flavor
+    raise ConfigurationError(
+        f"http_client must be an httpx.{wanted} or an httpx2.{wanted}, "
+        f"got {type(client).__name__}"
+    )
+
+
+def target_of(spec: RequestSpec) -> str:
+    """``host:port`` of a request (what connection errors name; never userinfo)."""
+    try:
+        parts = urlsplit(spec.url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return "?"
+    return f"{parts.hostname}:{port}"
+
+
+def head_of(response: Any) -> ResponseHead:
+    """The :class:`ResponseHead` of an httpx/httpx2 response."""
+    return ResponseHead(
+        status=response.status_code,
+        reason=response.reason_phrase or "",
+        headers=dict(response.headers.items()),
+        wall_time=time.time(),
+    )
+
+
+def is_identity(response: Any) -> bool:
+    """Whether the body has no content coding and is still unread: read it raw.
+
+    ``iter_raw``/``aiter_raw`` are then one generator level less per piece than
+    ``iter_bytes``. A response whose content is already in memory (a mock built
+    with ``content=``, or a body read before) is read with ``iter_bytes``, which
+    serves the held content.
+    """
+    if response.is_stream_consumed:
+        return False
     coding = response.headers.get("content-encoding")
     return coding is None or coding.strip().lower() in ("", "identity")
 
 
-def needs_body(response: httpx.Response) -> bool:
-    """Whether the response is an error whose body should be read for the message."""
-    return response.status_code >= 300 or not _is_event_stream(response)
+def body_pieces(response: Any) -> Iterator[bytes]:
+    """The response's body pieces for the sync executor (raw when possible)."""
+    pieces: Iterator[bytes] = (
+        response.iter_raw() if is_identity(response) else response.iter_bytes()
+    )
+    return pieces
 
 
-def _is_event_stream(response: httpx.Response) -> bool:
-    content_type: str | None = response.headers.get("content-type")
-    if content_type is None:
-        return True  # lenient: some relays omit it
-    return bool(content_type.split(";", 1)[0].strip().lower() == "text/event-stream")
+def abody_pieces(response: Any) -> AsyncIterator[bytes]:
+    """The response's body pieces for the async executor (raw when possible)."""
+    pieces: AsyncIterator[bytes] = (
+        response.aiter_raw() if is_identity(response) else response.aiter_bytes()
+    )
+    return pieces

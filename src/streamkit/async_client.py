@@ -1,43 +1,49 @@
-"""AsyncStreamingClient and AsyncStream: the async shell (httpx.AsyncClient, anyio).
+"""AsyncStreamingClient and AsyncStream: the async executor (httpx/httpx2 ``AsyncClient``, anyio).
 
-Runs on asyncio and trio. The line-for-line twin of ``client.py``: all logic
-lives in the sans-I/O :class:`~streamkit._session.StreamSession`.
+Runs on asyncio and trio. Every decision lives in the sans-I/O
+:class:`~streamkit.session.StreamMachine`; the executor section is the twin of
+``client.py``'s (``tests/test_twins.py`` checks it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import httpx
 from anyio.streams.memory import MemoryObjectSendStream
 
-from streamkit._common import ClientConfig, StreamState
+from streamkit._client_config import ClientConfig, TimeoutArg
 from streamkit._display import LiveView
-from streamkit._httpx import (
-    ERROR_BODY_LIMIT,
-    build_request,
-    check_response,
-    httpx_timeout,
-    is_identity,
-    map_httpx_errors,
-    needs_body,
-)
+from streamkit._httpx import HTTPX, HTTPFlavor, abody_pieces, flavor_of, head_of, target_of
 from streamkit._notebook import open_view
-from streamkit._session import ResumeMode, StreamSession
+from streamkit._request import RequestSpec
+from streamkit._stream_state import StreamState
 from streamkit.config import Timeouts
 from streamkit.errors import StreamkitError
 from streamkit.events import DeltaEvent, TextDelta
 from streamkit.limiter import ConcurrencyLimiter
 from streamkit.result import StreamResult
 from streamkit.retry import RetryPolicy
-from streamkit.transport import AsyncHTTPTransport
+from streamkit.session import (
+    CLOSE,
+    EOF,
+    READ,
+    Deliver,
+    Failed,
+    Open,
+    Outcome,
+    ReadBody,
+    ResumeMode,
+    Sleep,
+    StreamMachine,
+)
 
 if TYPE_CHECKING:
     from streamkit.tracker import CostTracker
@@ -49,29 +55,104 @@ __all__ = ["AsyncStream", "AsyncStreamingClient", "TaggedEvent"]
 _DRAIN_READS_AFTER_CLOSE = 64
 
 
+async def _finish(chunks: AsyncIterator[bytes]) -> None:
+    """End the body iterator of a closed response (every nested generator level)."""
+    with contextlib.suppress(Exception):
+        for _ in range(_DRAIN_READS_AFTER_CLOSE):
+            if await anext(chunks, None) is None:
+                break
+    await chunks.aclose()  # type: ignore[attr-defined]
+
+
+#: Streams per ``httpx.AsyncClient`` that streamkit creates itself. httpcore's pool
+#: walks every connection whenever a request starts or ends (encode/httpcore#1035), so
+#: hundreds of concurrent streams on one client cost O(n^2); streamkit spreads them over
+#: several clients (measured in benchmarks/RESULTS.md, "concurrency").
+STREAMS_PER_HTTP_CLIENT = 50
+
+
+class _Pool:
+    """The HTTP clients of an :class:`AsyncStreamingClient`: the user's, or shards it made."""
+
+    def __init__(self, timeouts: Timeouts, given: Any) -> None:
+        self.flavor: HTTPFlavor = flavor_of(given, asynchronous=True) if given else HTTPX
+        self._timeouts = timeouts
+        self._given = given
+        self._shards: list[list[Any]] = []  # [client, active streams]
+
+    def acquire(self) -> Any:
+        if self._given is not None:
+            return self._given
+        best = min(self._shards, key=lambda shard: shard[1], default=None)
+        if best is None or best[1] >= STREAMS_PER_HTTP_CLIENT:
+            # keyword arguments only; trust_env keeps SSL_CERT_FILE/SSL_CERT_DIR and
+            # the proxy variables working, as with any httpx client
+            best = [
+                httpx.AsyncClient(
+                    timeout=HTTPX.timeout(self._timeouts),
+                    follow_redirects=False,
+                    limits=httpx.Limits(
+                        max_connections=STREAMS_PER_HTTP_CLIENT * 2,
+                        max_keepalive_connections=20,
+                    ),
+                ),
+                0,
+            ]
+            self._shards.append(best)
+        best[1] += 1
+        return best[0]
+
+    def release(self, client: Any) -> None:
+        for shard in self._shards:
+            if shard[0] is client:
+                shard[1] -= 1
+                return
+
+    async def aclose(self) -> None:
+        shards, self._shards = self._shards, []
+        for client, _ in shards:
+            await client.aclose()
+
+
+
+# ---- executor (twin of client.py) -------------------------------------------------
+
+
 class AsyncStream(StreamState):
     """One streamed response: an async iterator of :data:`~streamkit.DeltaEvent`.
 
-    The async twin of :class:`~streamkit.Stream`: the request starts on
-    ``__aenter__`` or the first ``__anext__``; leaving the ``async with`` block,
-    :meth:`aclose` or cancelling the task closes the connection.
+    The request starts on ``__enter__`` or the first ``next()``. Leaving the
+    ``with`` block or calling :meth:`close` closes the connection. Failed
+    attempts are retried and broken streams resumed as the client's
+    :class:`~streamkit.RetryPolicy` and ``resume`` mode say; each retry shows up
+    as a :class:`~streamkit.RetryEvent` (and a :class:`~streamkit.ResumeEvent`)
+    in the same iteration.
 
-    Raises (from iteration): as :class:`~streamkit.Stream`.
+    Raises (from iteration):
+        APIStatusError: a non-retryable status, or retries used up before content.
+        StreamInterruptedError: the stream broke after content and could not be resumed.
+        ChunkDecodeError, SSEError, ProviderError: bad or error data in the stream.
+        StreamStateError: the body was consumed elsewhere (a misuse; never retried).
+        Every error carries ``partial``, the :class:`~streamkit.StreamResult` so far.
     """
 
-    def __init__(self, client: AsyncStreamingClient, session: StreamSession) -> None:
-        super().__init__(session)
+    def __init__(self, client: AsyncStreamingClient, machine: StreamMachine) -> None:
+        super().__init__(machine)
         self._client = client
-        self._response: httpx.Response | None = None
-        self._chunks: AsyncGenerator[bytes, None] | None = None
-        self._delay_s: float | None = None
-        self._map_errors = map_httpx_errors(client._config.timeout)  # stateless: reused
-        self._http: httpx.AsyncClient | None = None
+        self._pool = client._pool
+        self._flavor = client._pool.flavor
+        self._errors = self._flavor.errors
+        self._timeouts = client._config.timeout
+        self._http: Any = None
+        self._response: Any = None
+        self._chunks: AsyncIterator[bytes] | None = None
+        self._target = "?"
+        self._pending: Any = None
 
     async def __aenter__(self) -> AsyncStream:
         """Start the request (the first attempt's response is open on return)."""
-        if self._response is None and not self._session.finished:
-            await self._step()
+        if not self._closed and not self._buffer:
+            await self._step(stop_at_read=True)
         return self
 
     async def __aexit__(
@@ -95,13 +176,100 @@ class AsyncStream(StreamState):
             if position < len(buffer):  # the hot path: an event already decoded
                 self._buffer_pos = position + 1
                 return buffer[position]
-            if buffer:
-                buffer.clear()
-                self._buffer_pos = 0
-            if self._closed or (self._session.finished and self._response is None):
-                await self._close_response()
+            if self._closed:
                 raise StopAsyncIteration
             await self._step()
+
+    async def aclose(self) -> None:
+        """Close the connection; iteration stops. Safe to call twice."""
+        self._closed = True
+        self._machine.close()
+        self._session.abandon(self._client._clock())
+        await self._close_response()
+        self._release_http()
+
+    async def _step(self, stop_at_read: bool = False) -> None:
+        """Run the machine's actions until it delivers events or ends."""
+        machine = self._machine
+        action, self._pending = self._pending, None
+        outcome: Outcome = None
+        try:
+            while True:
+                if action is None:
+                    action = machine.next(outcome)
+                if action is READ:
+                    if stop_at_read:
+                        self._pending = action
+                        return
+                    try:
+                        outcome = await anext(self._chunks, EOF)  # type: ignore[arg-type]
+                    except self._errors as exc:
+                        outcome = Failed(self._flavor.map_error(exc, self._timeouts, self._target))
+                elif type(action) is Deliver:
+                    self._buffer = action.events
+                    self._buffer_pos = 0
+                    return
+                elif type(action) is Open:
+                    outcome = await self._open(action.spec)
+                elif type(action) is ReadBody:
+                    outcome = await self._read_body(action.limit)
+                elif type(action) is Sleep:
+                    await self._client._sleep(action.delay_s)
+                    outcome = None
+                elif action is CLOSE:
+                    await self._close_response()
+                    outcome = None
+                else:  # DONE
+                    self._closed = True
+                    self._release_http()
+                    return
+                action = None
+        except BaseException:
+            self._closed = True
+            await self._close_response()
+            self._release_http()
+            raise
+
+    async def _open(self, spec: RequestSpec) -> Outcome:
+        if self._http is None:
+            self._http = self._pool.acquire()
+        self._target = target_of(spec)
+        try:
+            request = self._flavor.build_request(self._http, spec, self._timeouts)
+            response = await self._http.send(request, stream=True, follow_redirects=False)
+        except self._errors as exc:
+            return Failed(self._flavor.map_error(exc, self._timeouts, self._target))
+        self._response = response
+        self._chunks = abody_pieces(response)
+        return head_of(response)
+
+    async def _read_body(self, limit: int) -> Outcome:
+        body = bytearray()
+        try:
+            async with aclosing(self._response.aiter_bytes()) as pieces:
+                async for piece in pieces:
+                    body += piece
+                    if len(body) >= limit:
+                        break
+        except self._errors as exc:
+            return Failed(self._flavor.map_error(exc, self._timeouts, self._target))
+        return bytes(body)
+
+    async def _close_response(self) -> None:
+        response, self._response = self._response, None
+        chunks, self._chunks = self._chunks, None
+        if response is not None:
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
+                if chunks is not None:
+                    await _finish(chunks)
+
+    def _release_http(self) -> None:
+        http, self._http = self._http, None
+        if http is not None:
+            self._pool.release(http)
+
+    # ---- end of the executor twin -------------------------------------------------------
 
     @property
     async def text_stream(self) -> AsyncIterator[str]:
@@ -139,146 +307,6 @@ class AsyncStream(StreamState):
         target.update(view.markdown(result, final=True), final=True)
         return result
 
-    async def aclose(self) -> None:
-        """Close the connection; iteration stops. Safe to call twice."""
-        self._closed = True
-        self._session.abandon(self._client._clock())
-        await self._close_response()
-
-    def _release_http(self) -> None:
-        if self._http is not None and (self._closed or self._session.finished):
-            http, self._http = self._http, None
-            self._client._http.release(http)
-
-    async def _close_response(self) -> None:
-        self._release_http()
-        response, self._response = self._response, None
-        chunks, self._chunks = self._chunks, None
-        if response is not None:
-            with anyio.CancelScope(shield=True):
-                await response.aclose()
-                if chunks is not None:
-                    # httpx nests async generators; reading once from the closed
-                    # stream ends every level, so none is left for trio's finalizer
-                    with contextlib.suppress(Exception):
-                        for _ in range(_DRAIN_READS_AFTER_CLOSE):
-                            if await anext(chunks, None) is None:
-                                break
-                    await chunks.aclose()
-
-    async def _step(self) -> None:
-        session = self._session
-        clock = self._client._clock
-        try:
-            with self._map_errors:
-                session.take_failure()  # one found behind events already delivered
-                if self._response is None:
-                    if self._delay_s is not None:
-                        delay, self._delay_s = self._delay_s, None
-                        await self._client._sleep(delay)
-                    await self._open()
-                    return
-                assert self._chunks is not None
-                chunk = await anext(self._chunks, None)
-                if chunk is None:
-                    if not session.finished:
-                        self._buffer.extend(session.end(clock()))
-                    await self._close_response()
-                    return
-                if session.finished:
-                    return  # draining what follows the terminal event, up to EOF
-                self._buffer.extend(session.feed(chunk, clock()))
-                if session.stream_done:
-                    self._buffer.extend(session.end(clock()))
-        except StreamkitError as err:
-            await self._close_response()
-            if session.finished:
-                return  # the stream had ended; what broke was the drain after it
-            try:
-                plan = session.fail(err, clock())
-            finally:
-                self._release_http()
-            self._buffer.extend(plan.events)
-            self._delay_s = plan.delay_s
-        except BaseException:
-            await self._close_response()
-            raise
-
-    async def _open(self) -> None:
-        session = self._session
-        client = self._client
-        spec = session.next_request(client._clock())
-        if self._http is None:
-            self._http = client._http.acquire()
-        request = build_request(self._http, spec, client._config.timeout)
-        response = await self._http.send(request, stream=True, follow_redirects=False)
-        self._response = response
-        if needs_body(response):
-            body = bytearray()
-            async with aclosing(
-                cast("AsyncGenerator[bytes, None]", response.aiter_bytes())
-            ) as pieces:
-                async for piece in pieces:
-                    body += piece
-                    if len(body) >= ERROR_BODY_LIMIT:
-                        break
-            error = check_response(response, bytes(body))
-            if error is not None:
-                raise error
-        chunks = response.aiter_raw() if is_identity(response) else response.aiter_bytes()
-        self._chunks = cast("AsyncGenerator[bytes, None]", chunks)
-        self._buffer.extend(session.opened(client._clock()))
-
-
-#: Streams per ``httpx.AsyncClient`` that streamkit creates itself. httpcore's pool
-#: walks every connection whenever a request starts or ends (encode/httpcore#1035), so
-#: hundreds of concurrent streams on one client cost O(n^2); streamkit spreads them over
-#: several clients (measured in benchmarks/RESULTS.md, "concurrency").
-STREAMS_PER_HTTP_CLIENT = 50
-
-
-class _HTTPClients:
-    """The ``httpx.AsyncClient`` instances of one streamkit client: the user's, or shards."""
-
-    def __init__(self, timeouts: Timeouts, given: httpx.AsyncClient | None) -> None:
-        self._timeouts = timeouts
-        self._given = given
-        self._shards: list[list[Any]] = []  # [client, active streams]
-
-    def acquire(self) -> httpx.AsyncClient:
-        if self._given is not None:
-            return self._given
-        best = min(self._shards, key=lambda shard: shard[1], default=None)
-        if best is None or best[1] >= STREAMS_PER_HTTP_CLIENT:
-            best = [
-                httpx.AsyncClient(
-                    timeout=httpx_timeout(self._timeouts),
-                    follow_redirects=False,
-                    transport=AsyncHTTPTransport(
-                        httpx.Limits(
-                            max_connections=STREAMS_PER_HTTP_CLIENT * 2,
-                            max_keepalive_connections=20,
-                        )
-                    ),
-                ),
-                0,
-            ]
-            self._shards.append(best)
-        best[1] += 1
-        client: httpx.AsyncClient = best[0]
-        return client
-
-    def release(self, client: httpx.AsyncClient) -> None:
-        for shard in self._shards:
-            if shard[0] is client:
-                shard[1] -= 1
-                return
-
-    async def aclose(self) -> None:
-        shards, self._shards = self._shards, []
-        for client, _ in shards:
-            await client.aclose()
-
 
 @dataclass(frozen=True, slots=True)
 class TaggedEvent:
@@ -298,8 +326,8 @@ class TaggedEvent:
 class AsyncStreamingClient:
     """An async client for streaming LLM responses (asyncio or trio, via anyio).
 
-    Same arguments as :class:`~streamkit.StreamingClient`; ``http_client`` is an
-    ``httpx.AsyncClient``.
+    Same arguments and errors as :class:`~streamkit.StreamingClient`; ``http_client``
+    is an ``httpx.AsyncClient`` or an ``httpx2.AsyncClient``.
     """
 
     # time.monotonic, as in the sync twin: anyio.current_time() costs ~1 µs a call
@@ -313,10 +341,10 @@ class AsyncStreamingClient:
         api_key: str | None = None,
         provider: str = "openai-chat",
         retry: RetryPolicy | None = None,
-        timeout: Timeouts | None = None,
+        timeout: TimeoutArg = None,
         tracker: CostTracker | None = None,
         resume: ResumeMode = "auto",
-        http_client: httpx.AsyncClient | None = None,
+        http_client: httpx.AsyncClient | Any | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self._config = ClientConfig(
@@ -329,7 +357,8 @@ class AsyncStreamingClient:
             resume=resume,
             headers=headers,
         )
-        self._http = _HTTPClients(self._config.timeout, http_client)
+        del api_key
+        self._pool = _Pool(self._config.timeout, http_client)
 
     @property
     def tracker(self) -> CostTracker | None:
@@ -351,7 +380,7 @@ class AsyncStreamingClient:
         session = self._config.new_session(
             model=model, messages=messages, resume=resume, params=params
         )
-        return AsyncStream(self, session)
+        return AsyncStream(self, StreamMachine(session, clock=self._clock))
 
     @asynccontextmanager
     async def stream_many(
@@ -417,7 +446,7 @@ class AsyncStreamingClient:
 
     async def aclose(self) -> None:
         """Close the HTTP clients this client created (never one you passed in)."""
-        await self._http.aclose()
+        await self._pool.aclose()
 
     async def __aenter__(self) -> AsyncStreamingClient:
         """Use as an async context manager: closes on exit."""
@@ -433,5 +462,5 @@ class AsyncStreamingClient:
         await self.aclose()
 
     def __repr__(self) -> str:
-        """Show the configuration without the API key."""
+        """Show the configuration without the API key or a URL password."""
         return f"AsyncStreamingClient({self._config!r})"

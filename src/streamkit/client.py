@@ -1,44 +1,73 @@
-"""StreamingClient and Stream: the synchronous shell (httpx.Client, time.sleep).
+"""StreamingClient and Stream: the synchronous executor (httpx/httpx2 ``Client``, time.sleep).
 
-All logic lives in the sans-I/O :class:`~streamkit._session.StreamSession`; this
-module only moves bytes, reads the clock and sleeps. Its async twin is
-``async_client.py``; the two are kept line-for-line alike.
+Every decision lives in the sans-I/O :class:`~streamkit.session.StreamMachine`; this
+module turns each of its actions into one library call and maps that library's
+exceptions. Its async twin is ``async_client.py``: the executor sections of the two
+files are the same code with ``async``/``await`` (``tests/test_twins.py`` checks it).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from streamkit._common import ClientConfig, StreamState
+from streamkit._client_config import ClientConfig, TimeoutArg
 from streamkit._display import LiveView
-from streamkit._httpx import (
-    ERROR_BODY_LIMIT,
-    build_request,
-    check_response,
-    httpx_timeout,
-    is_identity,
-    map_httpx_errors,
-    needs_body,
-)
+from streamkit._httpx import HTTPX, HTTPFlavor, body_pieces, flavor_of, head_of, target_of
 from streamkit._notebook import open_view
-from streamkit._session import ResumeMode, StreamSession
+from streamkit._request import RequestSpec
+from streamkit._stream_state import StreamState
 from streamkit.config import Timeouts
-from streamkit.errors import StreamkitError
 from streamkit.events import DeltaEvent, TextDelta
 from streamkit.result import StreamResult
 from streamkit.retry import RetryPolicy
-from streamkit.transport import HTTPTransport
+from streamkit.session import (
+    CLOSE,
+    EOF,
+    READ,
+    Deliver,
+    Failed,
+    Open,
+    Outcome,
+    ReadBody,
+    ResumeMode,
+    Sleep,
+    StreamMachine,
+)
 
 if TYPE_CHECKING:
     from streamkit.tracker import CostTracker
 
 __all__ = ["Stream", "StreamingClient"]
+
+
+class _Pool:
+    """The HTTP client of a :class:`StreamingClient`: the user's, or one it made."""
+
+    def __init__(self, timeouts: Timeouts, given: Any) -> None:
+        self.flavor: HTTPFlavor = flavor_of(given, asynchronous=False) if given else HTTPX
+        # built now, not on first use: threads may share the client (keyword arguments
+        # only; trust_env keeps SSL_CERT_FILE/SSL_CERT_DIR and proxy variables working)
+        self._own = None if given else httpx.Client(timeout=HTTPX.timeout(timeouts))
+        self._http = given if given else self._own
+
+    def acquire(self) -> Any:
+        return self._http
+
+    def release(self, http: Any) -> None:
+        pass  # one client serves every stream
+
+    def close(self) -> None:
+        if self._own is not None:
+            self._own.close()
+
+
+# ---- executor (twin of async_client.py) -------------------------------------------------
 
 
 class Stream(StreamState):
@@ -55,21 +84,27 @@ class Stream(StreamState):
         APIStatusError: a non-retryable status, or retries used up before content.
         StreamInterruptedError: the stream broke after content and could not be resumed.
         ChunkDecodeError, SSEError, ProviderError: bad or error data in the stream.
+        StreamStateError: the body was consumed elsewhere (a misuse; never retried).
         Every error carries ``partial``, the :class:`~streamkit.StreamResult` so far.
     """
 
-    def __init__(self, client: StreamingClient, session: StreamSession) -> None:
-        super().__init__(session)
+    def __init__(self, client: StreamingClient, machine: StreamMachine) -> None:
+        super().__init__(machine)
         self._client = client
-        self._response: httpx.Response | None = None
-        self._chunks: Generator[bytes, None, None] | None = None
-        self._delay_s: float | None = None
-        self._map_errors = map_httpx_errors(client._config.timeout)  # stateless: reused
+        self._pool = client._pool
+        self._flavor = client._pool.flavor
+        self._errors = self._flavor.errors
+        self._timeouts = client._config.timeout
+        self._http: Any = None
+        self._response: Any = None
+        self._chunks: Iterator[bytes] | None = None
+        self._target = "?"
+        self._pending: Any = None
 
     def __enter__(self) -> Stream:
         """Start the request (the first attempt's response is open on return)."""
-        if self._response is None and not self._session.finished:
-            self._step()
+        if not self._closed and not self._buffer:
+            self._step(stop_at_read=True)
         return self
 
     def __exit__(
@@ -93,13 +128,99 @@ class Stream(StreamState):
             if position < len(buffer):  # the hot path: an event already decoded
                 self._buffer_pos = position + 1
                 return buffer[position]
-            if buffer:
-                buffer.clear()
-                self._buffer_pos = 0
-            if self._closed or (self._session.finished and self._response is None):
-                self._close_response()
+            if self._closed:
                 raise StopIteration
             self._step()
+
+    def close(self) -> None:
+        """Close the connection; iteration stops. Safe to call twice."""
+        self._closed = True
+        self._machine.close()
+        self._session.abandon(self._client._clock())
+        self._close_response()
+        self._release_http()
+
+    def _step(self, stop_at_read: bool = False) -> None:
+        """Run the machine's actions until it delivers events or ends."""
+        machine = self._machine
+        action, self._pending = self._pending, None
+        outcome: Outcome = None
+        try:
+            while True:
+                if action is None:
+                    action = machine.next(outcome)
+                if action is READ:
+                    if stop_at_read:
+                        self._pending = action
+                        return
+                    try:
+                        outcome = next(self._chunks, EOF)  # type: ignore[arg-type]
+                    except self._errors as exc:
+                        outcome = Failed(self._flavor.map_error(exc, self._timeouts, self._target))
+                elif type(action) is Deliver:
+                    self._buffer = action.events
+                    self._buffer_pos = 0
+                    return
+                elif type(action) is Open:
+                    outcome = self._open(action.spec)
+                elif type(action) is ReadBody:
+                    outcome = self._read_body(action.limit)
+                elif type(action) is Sleep:
+                    self._client._sleep(action.delay_s)
+                    outcome = None
+                elif action is CLOSE:
+                    self._close_response()
+                    outcome = None
+                else:  # DONE
+                    self._closed = True
+                    self._release_http()
+                    return
+                action = None
+        except BaseException:
+            self._closed = True
+            self._close_response()
+            self._release_http()
+            raise
+
+    def _open(self, spec: RequestSpec) -> Outcome:
+        if self._http is None:
+            self._http = self._pool.acquire()
+        self._target = target_of(spec)
+        try:
+            request = self._flavor.build_request(self._http, spec, self._timeouts)
+            response = self._http.send(request, stream=True, follow_redirects=False)
+        except self._errors as exc:
+            return Failed(self._flavor.map_error(exc, self._timeouts, self._target))
+        self._response = response
+        self._chunks = body_pieces(response)
+        return head_of(response)
+
+    def _read_body(self, limit: int) -> Outcome:
+        body = bytearray()
+        try:
+            with closing(self._response.iter_bytes()) as pieces:
+                for piece in pieces:
+                    body += piece
+                    if len(body) >= limit:
+                        break
+        except self._errors as exc:
+            return Failed(self._flavor.map_error(exc, self._timeouts, self._target))
+        return bytes(body)
+
+    def _close_response(self) -> None:
+        response, self._response = self._response, None
+        chunks, self._chunks = self._chunks, None
+        if response is not None:
+            if chunks is not None:
+                chunks.close()  # type: ignore[attr-defined]
+            response.close()
+
+    def _release_http(self) -> None:
+        http, self._http = self._http, None
+        if http is not None:
+            self._pool.release(http)
+
+    # ---- end of the executor twin -------------------------------------------------------
 
     @property
     def text_stream(self) -> Iterator[str]:
@@ -135,76 +256,6 @@ class Stream(StreamState):
         target.update(view.markdown(result, final=True), final=True)
         return result
 
-    def close(self) -> None:
-        """Close the connection; iteration stops. Safe to call twice."""
-        self._closed = True
-        self._session.abandon(self._client._clock())
-        self._close_response()
-
-    def _close_response(self) -> None:
-        response, self._response = self._response, None
-        chunks, self._chunks = self._chunks, None
-        if response is not None:
-            if chunks is not None:
-                chunks.close()
-            response.close()
-
-    def _step(self) -> None:
-        session = self._session
-        clock = self._client._clock
-        try:
-            with self._map_errors:
-                session.take_failure()  # one found behind events already delivered
-                if self._response is None:
-                    if self._delay_s is not None:
-                        delay, self._delay_s = self._delay_s, None
-                        self._client._sleep(delay)
-                    self._open()
-                    return
-                assert self._chunks is not None
-                chunk = next(self._chunks, None)
-                if chunk is None:
-                    if not session.finished:
-                        self._buffer.extend(session.end(clock()))
-                    self._close_response()
-                    return
-                if session.finished:
-                    return  # draining what follows the terminal event, up to EOF
-                self._buffer.extend(session.feed(chunk, clock()))
-                if session.stream_done:
-                    self._buffer.extend(session.end(clock()))
-        except StreamkitError as err:
-            self._close_response()
-            if session.finished:
-                return  # the stream had ended; what broke was the drain after it
-            plan = session.fail(err, clock())
-            self._buffer.extend(plan.events)
-            self._delay_s = plan.delay_s
-        except BaseException:
-            self._close_response()
-            raise
-
-    def _open(self) -> None:
-        session = self._session
-        client = self._client
-        spec = session.next_request(client._clock())
-        request = build_request(client._http, spec, client._config.timeout)
-        response = client._http.send(request, stream=True, follow_redirects=False)
-        self._response = response
-        if needs_body(response):
-            body = bytearray()
-            with closing(cast("Generator[bytes, None, None]", response.iter_bytes())) as pieces:
-                for piece in pieces:
-                    body += piece
-                    if len(body) >= ERROR_BODY_LIMIT:
-                        break
-            error = check_response(response, bytes(body))
-            if error is not None:
-                raise error
-        chunks = response.iter_raw() if is_identity(response) else response.iter_bytes()
-        self._chunks = cast("Generator[bytes, None, None]", chunks)
-        self._buffer.extend(session.opened(client._clock()))
-
     def __del__(self) -> None:
         response = getattr(self, "_response", None)
         if response is not None:
@@ -216,21 +267,32 @@ class StreamingClient:
 
     Args:
         base_url: the API root, e.g. ``https://api.openai.com/v1``; default
-            ``$STREAMKIT_BASE_URL``, then the provider's own.
+            ``$STREAMKIT_BASE_URL``, then the provider's own variable
+            (``OPENAI_BASE_URL``, ``ANTHROPIC_BASE_URL``, ``GEMINI_BASE_URL``), then the
+            provider's public URL. Must start with ``http://`` or ``https://``.
         api_key: default ``$STREAMKIT_API_KEY``, then the provider's usual variable
-            (``OPENAI_API_KEY``, ...). Never shown in ``repr``, logs or errors.
+            (``OPENAI_API_KEY``, ...); ``""`` sends no key (local servers). Never shown
+            in ``repr``, logs, errors or traceback locals.
         provider: the dialect: ``"openai-chat"`` (OpenAI and compatible endpoints),
-            see :func:`streamkit.providers.names`.
+            ``"anthropic-messages"``, ``"openai-responses"``, ``"gemini"`` (see
+            :func:`streamkit.providers.names`); ``"openai"``, ``"anthropic"``,
+            ``"responses"`` and ``"google"`` are accepted as aliases.
         retry: the retry policy (default :class:`RetryPolicy()`).
-        timeout: time limits in seconds (default :class:`Timeouts()`).
+        timeout: :class:`Timeouts` (seconds), a number of seconds (the total limit of a
+            stream, every attempt included), or an ``httpx.Timeout`` (its ``connect``
+            and ``read``); default :class:`Timeouts()`.
         tracker: a :class:`~streamkit.CostTracker` shared by streams, or ``None``.
         resume: how broken streams continue: ``"auto"``, ``"last-event-id"``,
             ``"prefill"``, ``"replay"`` or ``"off"``.
-        http_client: your own ``httpx.Client`` (not closed by :meth:`close`).
-        headers: extra headers sent with every request.
+        http_client: your own ``httpx.Client`` or ``httpx2.Client`` (not closed by
+            :meth:`close`); its proxies, certificates and limits are used as they are.
+        headers: extra headers sent with every request, names exactly as given.
 
     Raises:
-        ValueError: unknown ``provider`` or ``resume``.
+        ConfigurationError: (a ``ValueError``) an unknown ``provider`` or ``resume``, a
+            ``base_url`` without ``http(s)://``, no API key found, a key or header value
+            with CR/LF, control or non-ASCII characters, a bad ``timeout``, or an
+            ``http_client`` that is not a sync httpx/httpx2 client. Nothing is sent.
     """
 
     _clock = staticmethod(time.monotonic)
@@ -243,10 +305,10 @@ class StreamingClient:
         api_key: str | None = None,
         provider: str = "openai-chat",
         retry: RetryPolicy | None = None,
-        timeout: Timeouts | None = None,
+        timeout: TimeoutArg = None,
         tracker: CostTracker | None = None,
         resume: ResumeMode = "auto",
-        http_client: httpx.Client | None = None,
+        http_client: httpx.Client | Any | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self._config = ClientConfig(
@@ -259,12 +321,8 @@ class StreamingClient:
             resume=resume,
             headers=headers,
         )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(
-            timeout=httpx_timeout(self._config.timeout),
-            follow_redirects=False,
-            transport=HTTPTransport(),
-        )
+        del api_key
+        self._pool = _Pool(self._config.timeout, http_client)
 
     @property
     def tracker(self) -> CostTracker | None:
@@ -286,16 +344,21 @@ class StreamingClient:
             messages: the chat messages (``[{"role": "user", "content": "Hi"}]``).
             resume: overrides the client's resume mode for this stream.
             **params: extra body fields passed through (``temperature``, ``tools``, ...).
+
+        Raises:
+            TypeError: ``model`` is not a non-empty string, ``messages`` is not a list
+                of mappings, or ``stream``/``stream_options`` is given (streamkit sets
+                them). Raised here, before anything is sent.
+            ValueError: NaN or infinity in ``params`` or ``messages``.
         """
         session = self._config.new_session(
             model=model, messages=messages, resume=resume, params=params
         )
-        return Stream(self, session)
+        return Stream(self, StreamMachine(session, clock=self._clock))
 
     def close(self) -> None:
         """Close the HTTP client if this client created it."""
-        if self._owns_http:
-            self._http.close()
+        self._pool.close()
 
     def __enter__(self) -> StreamingClient:
         """Use as a context manager: closes on exit."""
@@ -311,5 +374,5 @@ class StreamingClient:
         self.close()
 
     def __repr__(self) -> str:
-        """Show the configuration without the API key."""
+        """Show the configuration without the API key or a URL password."""
         return f"StreamingClient({self._config!r})"

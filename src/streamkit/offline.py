@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from streamkit._request import RequestSpec
-from streamkit._session import StreamSession
 from streamkit.errors import StreamkitError
 from streamkit.events import DeltaEvent
 from streamkit.providers import get
 from streamkit.result import StreamResult
 from streamkit.retry import RetryPolicy
+from streamkit.session import StreamSession
 
 __all__ = ["decode_stream"]
 
