@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest bench bench-quick docs package-check clean
+.PHONY: demo test lint typecheck pytest test-lowest bench bench-quick docs package-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ pytest: $(VENV)/.installed-dev
 
 test: lint typecheck pytest
 
+# The suite on the lowest runtime dependency versions pyproject.toml allows, in .venv-lowest.
+test-lowest:
+	PYTHON=$(PYTHON) scripts/test_lowest.sh
+
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run.py
 
@@ -46,4 +50,4 @@ package-check: $(VENV)/.installed-dev
 	BUILD_PYTHON=$(BIN)/python PYTHON=$(PYTHON) scripts/check_package.sh
 
 clean:
-	rm -rf $(VENV) dist build .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-lowest dist build .mypy_cache .ruff_cache .pytest_cache

@@ -7,6 +7,7 @@ into events without streamkit's parser.
 
 from __future__ import annotations
 
+import inspect
 import json
 from typing import Any
 
@@ -34,11 +35,16 @@ def _oracle(raw: bytes) -> Any:
     from anthropic.lib.streaming._messages import accumulate_event
 
     snapshot = None
-    json_bufs: dict[int, bytes] = {}
+    # anthropic >= 2 keeps the partial tool JSON in a dict the caller passes; older
+    # releases (the ones `make test-lowest` installs next to httpx 0.27) keep it
+    # on the block itself
+    extra: dict[str, Any] = {}
+    if "json_bufs" in inspect.signature(accumulate_event).parameters:
+        extra["json_bufs"] = {}
     for event, obj in payloads(raw):
         if event == "ping":
             continue  # the SDK's Stream skips pings before accumulating
-        snapshot = accumulate_event(event=obj, current_snapshot=snapshot, json_bufs=json_bufs)  # type: ignore[arg-type]
+        snapshot = accumulate_event(event=obj, current_snapshot=snapshot, **extra)  # type: ignore[arg-type]
     assert snapshot is not None
     return snapshot
 
