@@ -1,8 +1,10 @@
-"""The clients' own httpx transports: rechunked under h11, same events, fewer pieces.
+"""The transport users actually get: the clients streamkit builds itself, over TLS, on httpx.
 
-A tiny socket server on 127.0.0.1 writes each whole response in one ``sendall`` (one
-HTTP chunk per SSE event, as providers flush), so the client reads many chunks at a
-time: the case the rechunker is for.
+A tiny socket server on 127.0.0.1 (plain or TLS with a trustme CA) writes each whole
+response in one ``sendall``. The clients are built with no ``http_client=``, the path
+every user takes. Malformed HTTP/1.1 framing must be judged exactly as plain httpx
+judges it: the same bytes read on well-formed input, the same class of error (typed by
+streamkit) on broken input, and never an untyped error.
 """
 
 from __future__ import annotations
@@ -10,46 +12,42 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import anyio
-import httpcore
 import httpx
 import pytest
 import trustme
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import streamkit as sk
-from streamkit import _rechunk
-from streamkit import transport as _transport
 from streamkit.offline import decode_stream
 
 from conftest import read_real
 
 RAW_NAME = "openai-chat-text-include-usage.sse"
 MESSAGES = [{"role": "user", "content": "Hi"}]
+HEAD = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
 
 
-def _recording() -> tuple[bytes, list[sk.DeltaEvent], sk.StreamResult]:
-    """(the real recording as a chunked response, its events, its result)."""
-    raw = read_real(RAW_NAME)
-    expected, result = decode_stream(raw)
-    return _chunked(raw), expected, result
-
-
-def _chunked(body: bytes) -> bytes:
+def chunked(body: bytes) -> bytes:
+    """``body`` as a chunked response, one HTTP chunk per SSE event (as providers flush)."""
     events = [e + b"\n\n" for e in body.split(b"\n\n") if e.strip()]
     framed = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events)
-    head = (
-        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-    )
-    return head + framed + b"0\r\n\r\n"
+    return HEAD + framed + b"0\r\n\r\n"
 
 
 @contextmanager
-def one_write_server(response: bytes, tls: ssl.SSLContext | None = None) -> Iterator[str]:
-    """Serve ``response`` to every request (keep-alive), written in one sendall."""
+def one_write_server(
+    response: bytes, tls: ssl.SSLContext | None = None, *, close: bool = False
+) -> Iterator[str]:
+    """Serve ``response`` to every request, written in one ``sendall``.
+
+    Keep-alive, or with ``close`` the connection is closed after each response.
+    """
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
 
@@ -58,12 +56,16 @@ def one_write_server(response: bytes, tls: ssl.SSLContext | None = None) -> Iter
             try:
                 conn = tls.wrap_socket(conn, server_side=True)
             except (OSError, ssl.SSLError):
+                conn.close()
                 return
         with conn:
             buffer = b""
             while True:
                 while b"\r\n\r\n" not in buffer:
-                    data = conn.recv(65536)
+                    try:
+                        data = conn.recv(65536)
+                    except OSError:
+                        return
                     if not data:
                         return
                     buffer += data
@@ -75,7 +77,13 @@ def one_write_server(response: bytes, tls: ssl.SSLContext | None = None) -> Iter
                 while len(buffer) < length:
                     buffer += conn.recv(65536)
                 buffer = buffer[length:]
-                conn.sendall(response)
+                try:
+                    conn.sendall(response)
+                except OSError:
+                    return
+                if close:
+                    conn.shutdown(socket.SHUT_RDWR)
+                    return
 
     def accept() -> None:
         while True:
@@ -92,171 +100,266 @@ def one_write_server(response: bytes, tls: ssl.SSLContext | None = None) -> Iter
         listener.close()
 
 
-@pytest.fixture
-def rechunkers(monkeypatch: pytest.MonkeyPatch) -> list[_rechunk.Rechunker]:
-    """Every Rechunker the transports create during the test."""
-    made: list[_rechunk.Rechunker] = []
-
-    class Recording(_rechunk.Rechunker):
-        def __init__(self) -> None:
-            super().__init__()
-            made.append(self)
-
-    monkeypatch.setattr(_transport, "Rechunker", Recording)
-    return made
-
-
-def test_sync_client_reads_through_the_rechunker(rechunkers: list[Any]) -> None:
-    response, expected, expected_result = _recording()
+def stream_sync(base: str, **kwargs: Any) -> tuple[list[sk.DeltaEvent], sk.StreamResult]:
     with (
-        one_write_server(response) as base,
-        sk.StreamingClient(base_url=base, api_key="sk-test") as client,
+        sk.StreamingClient(base_url=base, api_key="sk-test", **kwargs) as client,
+        client.stream(model="gpt-4o", messages=MESSAGES) as stream,
     ):
-        assert _transport.is_rechunking(client._http._transport)
-        for _ in range(2):  # the second stream reuses the kept-alive connection
-            with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
-                events = list(stream)
-            assert events == expected
-            assert stream.result.text == expected_result.text
-    assert len(rechunkers) == 1  # one connection, kept alive
-    assert rechunkers[0].coalesced > 0
+        events = list(stream)
+    return events, stream.result
 
 
-@pytest.mark.anyio
-async def test_async_client_reads_through_the_rechunker(rechunkers: list[Any]) -> None:
-    response, expected, _ = _recording()
-    with one_write_server(response) as base:
-        async with sk.AsyncStreamingClient(base_url=base, api_key="sk-test") as client:
-            results: list[list[sk.DeltaEvent]] = []
-
-            async def one() -> None:
-                async with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
-                    results.append([e async for e in stream])
-
-            async with anyio.create_task_group() as tg:
-                for _ in range(3):
-                    tg.start_soon(one)
-            shards = client._http._shards
-            assert shards and all(_transport.is_rechunking(c._transport) for c, _ in shards)
-    assert results == [expected] * 3
-    assert sum(r.coalesced for r in rechunkers) > 0
+async def stream_async(base: str, **kwargs: Any) -> tuple[list[sk.DeltaEvent], sk.StreamResult]:
+    async with (
+        sk.AsyncStreamingClient(base_url=base, api_key="sk-test", **kwargs) as client,
+        client.stream(model="gpt-4o", messages=MESSAGES) as stream,
+    ):
+        events = [e async for e in stream]
+    return events, stream.result
 
 
-def test_a_given_http_client_is_left_alone() -> None:
-    given = httpx.Client()
-    client = sk.StreamingClient(base_url="http://127.0.0.1:9/v1", api_key="k", http_client=given)
-    assert client._http is given
-    assert not _transport.is_rechunking(given._transport)
-    given.close()
-
-
-def test_unknown_pool_is_left_unwrapped() -> None:
-    """A transport without the pool we know (a proxy, a future httpx) still works."""
-    transport = httpx.HTTPTransport(proxy="http://127.0.0.1:9")
-    assert not _transport._wrap(transport, _transport._SyncBackend)
-    assert not _transport.is_rechunking(transport)
-    proxied = sk.HTTPTransport(proxy="http://127.0.0.1:9")
-    assert isinstance(proxied, httpx.HTTPTransport)
-    assert not _transport.is_rechunking(proxied)  # served by httpx's proxy pool as is
-
-
-def test_public_transport_in_the_users_own_client(rechunkers: list[Any]) -> None:
-    response, expected, _ = _recording()
-    transport = sk.HTTPTransport(limits=httpx.Limits(max_connections=4))
-    assert _transport.is_rechunking(transport)
-    with one_write_server(response) as base, httpx.Client(transport=transport) as http:
-        client = sk.StreamingClient(base_url=base, api_key="sk-test", http_client=http)
-        with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
-            assert list(stream) == expected
-    assert rechunkers[0].coalesced > 0
-
-
-@pytest.mark.anyio
-async def test_public_async_transport_in_the_users_own_client(rechunkers: list[Any]) -> None:
-    response, expected, _ = _recording()
-    with one_write_server(response) as base:
-        async with httpx.AsyncClient(transport=sk.AsyncHTTPTransport()) as http:
-            client = sk.AsyncStreamingClient(base_url=base, api_key="sk-test", http_client=http)
-            async with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
-                assert [e async for e in stream] == expected
-    assert rechunkers[0].coalesced > 0
-
-
-class _FakeAsyncStream(httpcore.AsyncNetworkStream):
-    def __init__(self, reads: list[bytes]) -> None:
-        self.reads = reads
-        self.written: list[bytes] = []
-        self.tls: _FakeAsyncStream | None = None
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.reads.pop(0) if self.reads else b""
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.written.append(buffer)
-
-    async def aclose(self) -> None:
-        pass
-
-    async def start_tls(self, *args: Any, **kwargs: Any) -> httpcore.AsyncNetworkStream:
-        self.tls = _FakeAsyncStream(self.reads)
-        return self.tls
-
-
-@pytest.mark.anyio
-async def test_stream_wrapper_reads_again_while_nothing_is_ready_and_wraps_tls() -> None:
-    head = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"
-    inner = _FakeAsyncStream([])
-    stream = _transport._AsyncStream(inner)
-    tls = await stream.start_tls(None)  # type: ignore[arg-type]
-    assert isinstance(tls, _transport._AsyncStream)  # a fresh rechunker on the TLS stream
-    assert inner.tls is not None
-    inner.tls.reads += [head + b"3\r\nabc", b"\r", b"\n", b"4", b"\r\nwxyz\r\n", b""]
-    await tls.write(b"POST /v1 HTTP/1.1\r\nhost: x\r\n\r\n")
-    assert inner.tls.written == [b"POST /v1 HTTP/1.1\r\nhost: x\r\n\r\n"]
-    assert await tls.read(65536) == head + b"3\r\nabc\r\n"
-    # "\r", "\n" and "4" give nothing to hand over: the wrapper reads on, never b""
-    assert await tls.read(65536) == b"4\r\nwxyz\r\n"
-    assert await tls.read(65536) == b""  # EOF
+# ---- TLS through the default clients -------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def tls_pair() -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    """(server context, client context) from a throwaway CA (trustme)."""
-    ca = trustme.CA()
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server)
-    client = ssl.create_default_context()
-    ca.configure_trust(client)
-    return server, client
+def ca() -> trustme.CA:
+    return trustme.CA()
 
 
-def test_tls_sync(rechunkers: list[Any], tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
-    """Over TLS the rechunker sits on the decrypted stream (start_tls is wrapped)."""
-    response, expected, _ = _recording()
-    server_ctx, client_ctx = tls_pair
-    with (
-        one_write_server(response, tls=server_ctx) as base,
-        httpx.Client(transport=sk.HTTPTransport(verify=client_ctx)) as http,
-    ):
-        client = sk.StreamingClient(base_url=base, api_key="sk-test", http_client=http)
-        for _ in range(2):
-            with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
-                assert list(stream) == expected
-    assert len(rechunkers) == 2  # the TCP stream's, then the TLS stream's
-    assert rechunkers[0].coalesced == 0  # (the TCP one only saw the TLS handshake)
-    assert rechunkers[1].coalesced > 0
+@pytest.fixture
+def tls_server(ca: trustme.CA) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+    return context
+
+
+@pytest.fixture
+def trusted(ca: trustme.CA, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trust the test CA the way a user trusts a corporate CA: ``SSL_CERT_FILE``."""
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    monkeypatch.setenv("SSL_CERT_FILE", str(path))
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+
+
+@pytest.mark.usefixtures("trusted")
+def test_default_sync_client_streams_over_https(tls_server: ssl.SSLContext) -> None:
+    raw = read_real(RAW_NAME)
+    expected, result = decode_stream(raw)
+    with one_write_server(chunked(raw), tls_server) as base:
+        assert base.startswith("https://")
+        events, got = stream_sync(base)
+    assert events == expected
+    assert got.text == result.text
 
 
 @pytest.mark.anyio
-async def test_tls_async(
-    rechunkers: list[Any], tls_pair: tuple[ssl.SSLContext, ssl.SSLContext]
+@pytest.mark.usefixtures("trusted")
+async def test_default_async_client_streams_over_https(tls_server: ssl.SSLContext) -> None:
+    # streamkit <= 0.2 built this client's transport with httpx.Limits as the first
+    # positional argument (`verify`): every HTTPS request failed (issue #11)
+    raw = read_real(RAW_NAME)
+    expected, result = decode_stream(raw)
+    with one_write_server(chunked(raw), tls_server) as base:
+        events, got = await stream_async(base)
+    assert events == expected
+    assert got.text == result.text
+
+
+def test_untrusted_certificate_is_a_typed_error_naming_the_host(
+    tls_server: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    response, expected, _ = _recording()
-    server_ctx, client_ctx = tls_pair
-    with one_write_server(response, tls=server_ctx) as base:
-        transport = sk.AsyncHTTPTransport(verify=client_ctx)
-        async with httpx.AsyncClient(transport=transport) as http:
-            client = sk.AsyncStreamingClient(base_url=base, api_key="sk-test", http_client=http)
-            async with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
-                assert [e async for e in stream] == expected
-    assert rechunkers[-1].coalesced > 0
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    raw = read_real(RAW_NAME)
+    with one_write_server(chunked(raw), tls_server) as base:
+        port = base.rsplit(":", 1)[1].split("/")[0]
+        with pytest.raises(sk.APIConnectionError) as info:
+            stream_sync(base, retry=sk.RetryPolicy(max_attempts=1))
+    assert f"127.0.0.1:{port}" in str(info.value)
+    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+
+
+@pytest.mark.anyio
+async def test_untrusted_certificate_async(
+    tls_server: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    raw = read_real(RAW_NAME)
+    with one_write_server(chunked(raw), tls_server) as base:
+        with pytest.raises(sk.APIConnectionError) as info:
+            await stream_async(base, retry=sk.RetryPolicy(max_attempts=1))
+    assert "127.0.0.1:" in str(info.value)
+
+
+def test_keep_alive_connection_is_reused_and_no_transport_is_wrapped() -> None:
+    raw = read_real(RAW_NAME)
+    expected, _ = decode_stream(raw)
+    with (
+        one_write_server(chunked(raw)) as base,
+        sk.StreamingClient(base_url=base, api_key="sk-test") as client,
+    ):
+        for _ in range(2):
+            with client.stream(model="gpt-4o", messages=MESSAGES) as stream:
+                assert list(stream) == expected
+        http = client._pool.acquire()
+        assert type(http) is httpx.Client
+        assert type(http._transport) is httpx.HTTPTransport  # httpx's own transport
+
+
+def test_deprecated_transport_names_are_plain_httpx() -> None:
+    with pytest.warns(DeprecationWarning, match="httpx.HTTPTransport"):
+        transport = sk.HTTPTransport()
+    assert isinstance(transport, httpx.HTTPTransport)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        assert isinstance(sk.AsyncHTTPTransport(), httpx.AsyncHTTPTransport)
+
+
+# ---- malformed framing: exactly what httpx judges ----------------------------------------------
+
+EVENT = b'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\n'
+
+
+def _plain_httpx(base: str) -> tuple[bytes, type[BaseException] | None]:
+    """(the body bytes plain httpx reads, the class of the error it raises, if any)."""
+    body = b""
+    try:
+        with (
+            httpx.Client() as http,
+            http.stream("POST", base + "/chat/completions", json={}) as response,
+        ):
+            for piece in response.iter_raw():
+                body += piece
+    except Exception as exc:  # noqa: BLE001 - the class is what is compared
+        return body, type(exc)
+    return body, None
+
+
+def _causes(error: BaseException) -> list[type[BaseException]]:
+    """The classes of ``error`` and of its chained causes."""
+    seen: list[type[BaseException]] = []
+    current: BaseException | None = error
+    while current is not None and len(seen) < 10:
+        seen.append(type(current))
+        current = current.__cause__
+    return seen
+
+
+def _offline(body: bytes) -> tuple[list[sk.DeltaEvent] | None, str]:
+    """What decoding ``body`` offline gives: (events or None on error, the text)."""
+    try:
+        events, result = decode_stream(body)
+    except sk.StreamkitError as err:
+        return None, err.partial.text if err.partial is not None else ""
+    return events, result.text
+
+
+def _streamkit(base: str) -> tuple[list[sk.DeltaEvent], BaseException | None]:
+    events: list[sk.DeltaEvent] = []
+    try:
+        with (
+            sk.StreamingClient(
+                base_url=base, api_key="sk-test", retry=sk.RetryPolicy(max_attempts=1)
+            ) as client,
+            client.stream(model="gpt-4o", messages=MESSAGES) as stream,
+        ):
+            events.extend(stream)
+    except Exception as exc:  # noqa: BLE001 - compared below
+        return events, exc
+    return events, None
+
+
+MALFORMED = {
+    # the CRLF after the chunk data is missing (h11 0.16, CVE-2025-43859)
+    "missing-chunk-crlf": HEAD + b"%x\r\n%sXX%x\r\n%s\r\n0\r\n\r\n" % (len(EVENT), EVENT, 3, b"abc"),
+    # a chunk extension with a bare LF
+    "bare-lf-extension": HEAD + b"%x;ext\n%s\r\n0\r\n\r\n" % (len(EVENT), EVENT),
+    # an obs-folded header line
+    "obs-fold": (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nx-note: a\r\n"
+        b" transfer-encoding: chunked\r\ncontent-length: %d\r\n\r\n%s" % (len(EVENT), EVENT)
+    ),
+    # 2000 interim 103 responses in one read
+    "many-103": b"HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n" * 2000
+    + HEAD
+    + b"%x\r\n%s\r\n0\r\n\r\n" % (len(EVENT), EVENT),
+    # a chunk size that is not hex
+    "bad-size": HEAD + b"zz\r\n" + EVENT + b"\r\n0\r\n\r\n",
+    # the body ends inside a chunk
+    "truncated": HEAD + b"%x\r\n%s" % (len(EVENT) + 10, EVENT),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_malformed_framing_is_judged_as_httpx_judges_it(case: str) -> None:
+    with one_write_server(MALFORMED[case], close=True) as base:
+        body, plain_error = _plain_httpx(base)
+        events, error = _streamkit(base)
+    assert not isinstance(error, RecursionError)
+    if plain_error is None:
+        # httpx read the body: streamkit delivers exactly its events (and judges the SSE
+        # content as decoding it offline does)
+        expected, text = _offline(body)
+        assert "".join(e.text for e in events if isinstance(e, sk.TextDelta)) == text
+        if expected is None:
+            assert isinstance(error, sk.StreamkitError), error
+        else:
+            assert error is None
+            assert events == expected
+    else:
+        # httpx refused the framing: streamkit raises a typed error with the partial result
+        assert isinstance(error, sk.APIConnectionError | sk.StreamInterruptedError), error
+        assert plain_error in _causes(error), (plain_error, error)
+
+
+def test_missing_chunk_crlf_is_rejected_as_h11_does() -> None:
+    with one_write_server(MALFORMED["missing-chunk-crlf"], close=True) as base:
+        _, plain_error = _plain_httpx(base)
+        _, error = _streamkit(base)
+    assert plain_error is httpx.RemoteProtocolError
+    assert isinstance(error, sk.StreamkitError)
+    assert "RemoteProtocolError" in str(error)
+
+
+_framing = st.lists(
+    st.tuples(
+        st.binary(min_size=0, max_size=40),  # chunk data
+        st.sampled_from([b"\r\n", b"\n", b"", b"\r", b"XX\r\n"]),  # after the data
+        st.sampled_from(["exact", "short", "long"]),  # the size line vs the data
+        st.sampled_from([b"", b";a=b", b";\n", b" "]),  # extension / junk on the size line
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(_framing, st.booleans())
+def test_broken_chunked_bodies_read_as_httpx_reads_them(chunks: Any, terminate: bool) -> None:
+    body = HEAD
+    for data, after, size_kind, extension in chunks:
+        size = len(data) + {"exact": 0, "short": -1, "long": 1}[size_kind]
+        body += b"%x%s\r\n%s%s" % (max(size, 0), extension, data, after)
+    if terminate:
+        body += b"0\r\n\r\n"
+    with one_write_server(body, close=True) as base:
+        plain_body, plain_error = _plain_httpx(base)
+        events, error = _streamkit(base)
+    assert not isinstance(error, RecursionError)
+    if error is not None:
+        assert isinstance(error, sk.StreamkitError), repr(error)
+    if plain_error is not None:
+        # httpx refused the body: streamkit must not have read it as complete
+        assert error is not None
+    else:
+        # httpx read these bytes: streamkit delivered exactly their events and judged the
+        # SSE content as decoding it offline does
+        expected, text = _offline(plain_body)
+        assert "".join(e.text for e in events if isinstance(e, sk.TextDelta)) == text
+        assert (expected is None) == (error is not None)
+        if expected is not None:
+            assert events == expected
