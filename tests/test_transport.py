@@ -271,7 +271,8 @@ def _streamkit(base: str) -> tuple[list[sk.DeltaEvent], BaseException | None]:
 
 MALFORMED = {
     # the CRLF after the chunk data is missing (h11 0.16, CVE-2025-43859)
-    "missing-chunk-crlf": HEAD + b"%x\r\n%sXX%x\r\n%s\r\n0\r\n\r\n" % (len(EVENT), EVENT, 3, b"abc"),
+    "missing-chunk-crlf": HEAD
+    + b"%x\r\n%sXX%x\r\n%s\r\n0\r\n\r\n" % (len(EVENT), EVENT, 3, b"abc"),
     # a chunk extension with a bare LF
     "bare-lf-extension": HEAD + b"%x;ext\n%s\r\n0\r\n\r\n" % (len(EVENT), EVENT),
     # an obs-folded header line

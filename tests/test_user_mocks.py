@@ -61,9 +61,7 @@ def responders() -> dict[str, Callable[[Any], Any]]:
     raw = read_real(RAW_NAME)
     return {
         "content": lambda module: lambda request: module.Response(200, content=raw, headers=SSE),
-        "text": lambda module: lambda request: module.Response(
-            200, text=raw.decode(), headers=SSE
-        ),
+        "text": lambda module: lambda request: module.Response(200, text=raw.decode(), headers=SSE),
     }
 
 
@@ -174,7 +172,9 @@ async def test_consumed_body_is_a_misuse_raised_at_once_async() -> None:
         return httpx.Response(200, headers=SSE, stream=_Consumed())
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
-        client = sk.AsyncStreamingClient(base_url="https://x.test/v1", api_key="k", http_client=http)
+        client = sk.AsyncStreamingClient(
+            base_url="https://x.test/v1", api_key="k", http_client=http
+        )
         with pytest.raises(sk.StreamStateError):
             async with client.stream(model="m", messages=MESSAGES) as stream:
                 [e async for e in stream]

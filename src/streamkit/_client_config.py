@@ -9,12 +9,13 @@ a scheme). Per request, :meth:`ClientConfig.new_session` checks ``model``,
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from streamkit._secret import RedactedStr, Secret, redact_url
 from streamkit.config import Timeouts
@@ -110,36 +111,58 @@ def resolve_timeouts(timeout: TimeoutArg) -> Timeouts:
     )
 
 
-def check_base_url(base_url: str) -> str:
-    """Return ``base_url`` without a trailing ``/`` after checking it can be requested.
+def check_base_url(base_url: str) -> tuple[str, RedactedStr | None]:
+    """Check that ``base_url`` can be requested; split off its userinfo.
+
+    Returns:
+        The URL without userinfo and without a trailing ``/``, and the
+        ``Authorization: Basic`` value its userinfo means (as httpx would send it),
+        or ``None``. The password then lives only in that redacted value, never in
+        a URL that httpx holds (httpx's ``Request.__repr__`` shows passwords).
 
     Raises:
         ConfigurationError: not a string, no ``http://``/``https://`` scheme, no host,
-            or whitespace/control characters (the message masks a password).
+            a bad port, or whitespace/control characters (the message masks a password).
     """
     if not isinstance(base_url, str):
         raise ConfigurationError(f"base_url must be a string, got {type(base_url).__name__}")
     shown = redact_url(base_url)
     if not base_url.isprintable() or any(c.isspace() for c in base_url):
         raise ConfigurationError(f"base_url {shown!r} contains whitespace or control characters")
-    try:
-        parts = urlsplit(base_url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError as err:
-        raise ConfigurationError(f"base_url {shown!r} is not a valid URL: {err}") from None
-    if parts.scheme not in ("http", "https"):
+    scheme, host, problem = _url_parts(base_url)
+    if problem is not None:
+        raise ConfigurationError(f"base_url {shown!r} is not a valid URL: {problem}")
+    if scheme not in ("http", "https"):
         hint = ""
-        if not parts.scheme or "://" not in base_url:
+        if not scheme or "://" not in base_url:
             hint = f"; did you mean 'https://{shown}' (or 'http://' for a local server)?"
-        elif parts.scheme in ("ws", "wss"):
+        elif scheme in ("ws", "wss"):
             hint = "; WebSocket URLs go to client.connect(), not base_url"
-        raise ConfigurationError(
-            f"base_url {shown!r} must start with http:// or https://{hint}"
-        )
+        raise ConfigurationError(f"base_url {shown!r} must start with http:// or https://{hint}")
     if not host:
         raise ConfigurationError(f"base_url {shown!r} has no host")
-    return base_url.rstrip("/")
+    return _split_userinfo(base_url.rstrip("/"))
+
+
+def _url_parts(url: str) -> tuple[str, str | None, str | None]:
+    """(scheme, host, problem) of ``url``; no local of the caller holds the password."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError on a bad port
+        return parts.scheme, parts.hostname, None
+    except ValueError as err:
+        return "", None, str(err)
+
+
+def _split_userinfo(url: str) -> tuple[str, RedactedStr | None]:
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    netloc = parts.netloc.rpartition("@")[2]
+    plain = urlunsplit(parts._replace(netloc=netloc))
+    userinfo = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    basic = RedactedStr("Basic " + base64.b64encode(userinfo.encode()).decode("ascii"))
+    return plain, basic
 
 
 def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -186,7 +209,7 @@ class ClientConfig:
         self,
         *,
         base_url: str | None,
-        api_key: str | None,
+        api_key: Secret | str | None,
         provider: str,
         retry: RetryPolicy | None,
         timeout: TimeoutArg,
@@ -194,20 +217,18 @@ class ClientConfig:
         resume: ResumeMode,
         headers: Mapping[str, str] | None,
     ) -> None:
-        key = Secret(api_key) if api_key is not None else None
+        key = Secret(api_key) if isinstance(api_key, str) else api_key
         del api_key  # from here on only the Secret holds it (no frame local shows it)
         self.provider, self.dialect = resolve_provider(provider)
         _check_resume(resume)
         if base_url is None:
             base_url = os.environ.get("STREAMKIT_BASE_URL") or next(
-                (
-                    os.environ[v]
-                    for v in _BASE_URL_ENV.get(self.provider, ())
-                    if os.environ.get(v)
-                ),
+                (os.environ[v] for v in _BASE_URL_ENV.get(self.provider, ()) if os.environ.get(v)),
                 self.dialect.default_base_url,
             )
-        self.base_url = check_base_url(base_url)
+        self.base_url, self._basic_auth = check_base_url(base_url)
+        self._shown_url = redact_url(base_url)
+        del base_url
         self._api_key = key if key is not None else self._key_from_env()
         if self._api_key.has_bad_characters():
             raise ConfigurationError(
@@ -215,6 +236,8 @@ class ClientConfig:
                 "character (often a newline read from a file: strip it); key not shown"
             )
         register_secret(self._api_key.redacted())
+        if self._basic_auth is not None:
+            register_secret(self._basic_auth.reveal().partition(" ")[2])
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(f"retry must be a RetryPolicy, got {type(retry).__name__}")
         self.retry = retry or RetryPolicy()
@@ -260,6 +283,8 @@ class ClientConfig:
             messages=messages,
             params=params,
         )
+        if self._basic_auth is not None:  # userinfo in base_url, as httpx would send it
+            spec = spec.with_headers({"Authorization": self._basic_auth})
         if self.headers:
             spec = spec.with_headers(self.headers)
         spec = spec.with_redacted_credentials()
@@ -280,9 +305,10 @@ class ClientConfig:
         )
 
     def __repr__(self) -> str:
+        get = self.__dict__.get  # robust while __init__ is still running (a frame local)
         return (
-            f"provider={self.provider!r}, base_url={redact_url(self.base_url)!r}, "
-            f"api_key={self._api_key!r}, resume={self.resume!r}"
+            f"provider={get('provider')!r}, base_url={get('_shown_url')!r}, "
+            f"api_key={get('_api_key')!r}, resume={get('resume')!r}"
         )
 
 

@@ -9,9 +9,10 @@ rich ``show_locals``, pytest ``--showlocals``, Sentry) sees ``'***'``.
 
 from __future__ import annotations
 
+import contextlib
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["RedactedStr", "Secret", "redact_url"]
+__all__ = ["RedactedStr", "RedactedURL", "Secret", "hide_arguments", "redact_url"]
 
 _MASK = "***"
 
@@ -67,6 +68,44 @@ class Secret:
 
     def __reduce__(self) -> tuple[type[Secret], tuple[None]]:
         return (Secret, (None,))  # a secret is never pickled
+
+
+class RedactedURL(str):
+    """A URL ``str`` whose ``repr`` masks the password of its userinfo (see :func:`redact_url`)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(redact_url(str.__str__(self)))
+
+
+def hide_arguments(
+    api_key: object, base_url: object, headers: object
+) -> tuple[object, object, object]:
+    """Wrap a client's secret-bearing arguments so that no frame local shows them.
+
+    The clients call this first, rebinding their parameters, so that an error raised
+    while the options are checked has no plain key, URL password or credential header
+    value among the frame locals of any streamkit frame. Values of unexpected types
+    are returned unchanged (the checks that follow reject them).
+    """
+    from streamkit._request import SECRET_HEADERS  # _request imports this module
+
+    if isinstance(api_key, str):
+        api_key = Secret(api_key)
+    if isinstance(base_url, str):
+        base_url = RedactedURL(base_url)
+    if isinstance(headers, dict | tuple | list) or hasattr(headers, "items"):
+        try:
+            headers = {
+                k: (
+                    RedactedStr(v) if isinstance(v, str) and str(k).lower() in SECRET_HEADERS else v
+                )
+                for k, v in dict(headers).items()  # type: ignore[call-overload]
+            }
+        except (TypeError, ValueError):
+            pass
+    return api_key, base_url, headers
 
 
 def redact_url(url: str) -> str:

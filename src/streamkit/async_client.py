@@ -24,6 +24,7 @@ from streamkit._display import LiveView
 from streamkit._httpx import HTTPX, HTTPFlavor, abody_pieces, flavor_of, head_of, target_of
 from streamkit._notebook import open_view
 from streamkit._request import RequestSpec
+from streamkit._secret import hide_arguments
 from streamkit._stream_state import StreamState
 from streamkit.config import Timeouts
 from streamkit.errors import StreamkitError
@@ -112,7 +113,6 @@ class _Pool:
         shards, self._shards = self._shards, []
         for client, _ in shards:
             await client.aclose()
-
 
 
 # ---- executor (twin of client.py) -------------------------------------------------
@@ -347,6 +347,8 @@ class AsyncStreamingClient:
         http_client: httpx.AsyncClient | Any | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        # first: no frame local holds the plain key, URL password or credential headers
+        api_key, base_url, headers = hide_arguments(api_key, base_url, headers)  # type: ignore[assignment]
         self._config = ClientConfig(
             base_url=base_url,
             api_key=api_key,
@@ -357,7 +359,6 @@ class AsyncStreamingClient:
             resume=resume,
             headers=headers,
         )
-        del api_key
         self._pool = _Pool(self._config.timeout, http_client)
 
     @property
@@ -463,4 +464,5 @@ class AsyncStreamingClient:
 
     def __repr__(self) -> str:
         """Show the configuration without the API key or a URL password."""
-        return f"AsyncStreamingClient({self._config!r})"
+        config = getattr(self, "_config", None)  # None while __init__ raises
+        return f"AsyncStreamingClient({config if config is not None else '<not configured>'!r})"

@@ -21,6 +21,7 @@ from streamkit._display import LiveView
 from streamkit._httpx import HTTPX, HTTPFlavor, body_pieces, flavor_of, head_of, target_of
 from streamkit._notebook import open_view
 from streamkit._request import RequestSpec
+from streamkit._secret import hide_arguments
 from streamkit._stream_state import StreamState
 from streamkit.config import Timeouts
 from streamkit.events import DeltaEvent, TextDelta
@@ -311,6 +312,8 @@ class StreamingClient:
         http_client: httpx.Client | Any | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
+        # first: no frame local holds the plain key, URL password or credential headers
+        api_key, base_url, headers = hide_arguments(api_key, base_url, headers)  # type: ignore[assignment]
         self._config = ClientConfig(
             base_url=base_url,
             api_key=api_key,
@@ -321,7 +324,6 @@ class StreamingClient:
             resume=resume,
             headers=headers,
         )
-        del api_key
         self._pool = _Pool(self._config.timeout, http_client)
 
     @property
@@ -375,4 +377,5 @@ class StreamingClient:
 
     def __repr__(self) -> str:
         """Show the configuration without the API key or a URL password."""
-        return f"StreamingClient({self._config!r})"
+        config = getattr(self, "_config", None)  # None while __init__ raises
+        return f"StreamingClient({config if config is not None else '<not configured>'!r})"
