@@ -96,15 +96,13 @@ def hide_arguments(
     if isinstance(base_url, str):
         base_url = RedactedURL(base_url)
     if isinstance(headers, dict | tuple | list) or hasattr(headers, "items"):
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             headers = {
                 k: (
                     RedactedStr(v) if isinstance(v, str) and str(k).lower() in SECRET_HEADERS else v
                 )
                 for k, v in dict(headers).items()  # type: ignore[call-overload]
             }
-        except (TypeError, ValueError):
-            pass
     return api_key, base_url, headers
 
 
