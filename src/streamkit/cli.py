@@ -3,6 +3,11 @@
 ``streamkit demo`` needs no key and no network: it serves a transcript from
 :class:`streamkit.testing.LocalServer` on 127.0.0.1, breaks the connection
 half-way, and shows the stream resumed live, then usage, cost and timing.
+
+Any :class:`~streamkit.errors.StreamkitError` (a wrong key, a refused request, a
+stream that could not be resumed, a bad option) ends the command with one line on
+stderr, ``streamkit <command>: <ErrorType>: <message>``, and exit status 1; never
+a traceback. Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
@@ -19,22 +24,40 @@ if TYPE_CHECKING:
 
 __all__ = ["main"]
 
+#: Exit status when a command fails with a streamkit error or a missing extra.
+EXIT_ERROR = 1
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
+
+class _MissingExtraError(Exception):
+    """A command needs an optional dependency group that is not installed."""
+
+    def __init__(self, extra: str, module: str | None) -> None:
+        what = f" ({module} is not installed)" if module else ""
+        super().__init__(f'needs the "{extra}" extra{what}: pip install "streamkit[{extra}]"')
+
 
 class _Printer:
     """Writes the stream.
 
-    In a terminal with rich installed: a live view of the answer with a status line
-    (tokens so far, elapsed seconds) and resume notices. Otherwise (a pipe, a file,
-    no rich): plain text as it arrives, notices on their own lines.
+    In a terminal with rich installed: a live view with the reasoning dimmed above
+    the answer, a status line (tokens so far, elapsed seconds) and resume notices.
+    Otherwise (a pipe, a file, no rich): the answer as plain text as it arrives,
+    notices on their own lines; the reasoning only with ``show_reasoning``, under a
+    ``[reasoning]`` header, the answer then under ``[answer]``.
     """
 
     #: Seconds between live redraws.
     REDRAW_S = 1 / 15
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, *, show_reasoning: bool = False) -> None:
         self.out = out
         self.live: Any = None
+        self.show_reasoning = show_reasoning
         self._answer: list[str] = []
+        self._reasoning: list[str] = []
+        self._channel: str | None = None  # what plain output printed last
         self._notes: list[str] = []
         self._tokens = 0
         self._started = time.monotonic()
@@ -67,8 +90,23 @@ class _Printer:
             self._answer.append(piece)
             self._redraw()
         else:
-            self.out.write(piece)
-            self.out.flush()
+            self._plain("answer", piece)
+
+    def reasoning(self, piece: str) -> None:
+        self._tokens += 1
+        if self.live is not None:
+            self._reasoning.append(piece)
+            self._redraw()
+        elif self.show_reasoning:
+            self._plain("reasoning", piece)
+
+    def _plain(self, channel: str, piece: str) -> None:
+        if self.show_reasoning and channel != self._channel:
+            # label each switch between reasoning and answer
+            self.out.write(f"{'' if self._channel is None else chr(10)}[{channel}]\n")
+        self._channel = channel
+        self.out.write(piece)
+        self.out.flush()
 
     def tokens(self, count: int) -> None:
         self._tokens = count
@@ -93,7 +131,10 @@ class _Printer:
         from rich.console import Group
         from rich.text import Text
 
-        parts: list[Any] = [Text("".join(self._answer))]
+        parts: list[Any] = []
+        if self._reasoning:
+            parts.append(Text("".join(self._reasoning), style="dim italic"))
+        parts.append(Text("".join(self._answer)))
         parts.extend(Text(f"⟳ {note}", style="yellow") for note in self._notes)
         parts.append(Text(f"{self._tokens} tokens · {now - self._started:.1f} s", style="dim"))
         self.live.update(Group(*parts))
@@ -104,8 +145,10 @@ def _print_stream(stream: Any, printer: _Printer) -> None:
 
     with printer:
         for event in stream:
-            if isinstance(event, TextDelta | ReasoningDelta) and event.index == 0:
+            if isinstance(event, TextDelta) and event.index == 0:
                 printer.text(event.text)
+            elif isinstance(event, ReasoningDelta) and event.index == 0:
+                printer.reasoning(event.text)
             elif isinstance(event, UsageEvent) and event.usage.output_tokens:
                 printer.tokens(event.usage.output_tokens)
             elif isinstance(event, RetryEvent):
@@ -121,6 +164,8 @@ def _print_stream(stream: Any, printer: _Printer) -> None:
 
 
 def _summary(result: StreamResult) -> list[str]:
+    from streamkit.pricing import format_money
+
     usage = result.usage
     m = result.metrics
     lines = ["", "─" * 60]
@@ -131,7 +176,7 @@ def _summary(result: StreamResult) -> list[str]:
             f"total {usage.total_tokens}{est}"
         )
     if result.cost is not None:
-        lines.append(f"cost       ${result.cost:.6f} USD")
+        lines.append(f"cost       {format_money(result.cost)} USD")
     else:
         lines.append("cost       unknown (model not in the price table)")
     if m.time_to_first_token_s is not None:
@@ -144,17 +189,26 @@ def _summary(result: StreamResult) -> list[str]:
     return lines
 
 
+def _testing() -> Any:
+    """``streamkit.testing``; :class:`_MissingExtraError` without the ``testing`` extra."""
+    try:
+        import streamkit.testing as testing
+    except ImportError as err:
+        raise _MissingExtraError("testing", err.name) from None
+    return testing
+
+
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from streamkit.client import StreamingClient
     from streamkit.retry import RetryPolicy
-    from streamkit.testing import Fault, LocalServer, demo_transcript
     from streamkit.tracker import CostTracker
 
-    transcript = demo_transcript(model="gpt-4.1")
-    faults = [] if args.no_fault else [Fault.cut(after_bytes=len(transcript) // 2)]
+    testing = _testing()
+    transcript = testing.demo_transcript(model="gpt-4.1")
+    faults = [] if args.no_fault else [testing.Fault.cut(after_bytes=len(transcript) // 2)]
     printer = _Printer(out)
     tracker = CostTracker()
-    with LocalServer(transcript, faults=faults, delay_s=args.delay, add_ids=True) as server:
+    with testing.LocalServer(transcript, faults=faults, delay_s=args.delay, add_ids=True) as server:
         printer.line(f"streamkit demo — a recorded-style answer served from {server.base_url}")
         if faults:
             printer.line("(the server breaks the connection half-way; watch it resume)")
@@ -178,17 +232,27 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+#: The request field ``--max-tokens`` sets, per dialect (others: ``max_tokens``, which
+#: the Gemini dialect maps to ``generationConfig.maxOutputTokens``).
+_MAX_TOKENS_FIELD = {"openai-responses": "max_output_tokens"}
+
+
 def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     from streamkit.client import StreamingClient
     from streamkit.tracker import CostTracker
 
-    printer = _Printer(out)
+    messages: list[dict[str, str]] = []
+    if args.system is not None:
+        messages.append({"role": "system", "content": args.system})
+    messages.append({"role": "user", "content": args.prompt})
+    params: dict[str, Any] = {}
+    if args.max_tokens is not None:
+        params[_MAX_TOKENS_FIELD.get(args.provider, "max_tokens")] = args.max_tokens
+    printer = _Printer(out, show_reasoning=args.show_reasoning)
     with StreamingClient(
-        base_url=args.base_url, provider=args.provider, tracker=CostTracker()
+        base_url=args.base_url, api_key=args.api_key, provider=args.provider, tracker=CostTracker()
     ) as client:
-        stream = client.stream(
-            model=args.model, messages=[{"role": "user", "content": args.prompt}]
-        )
+        stream = client.stream(model=args.model, messages=messages, **params)
         with stream:
             _print_stream(stream, printer)
         for line in _summary(stream.result):
@@ -201,7 +265,11 @@ def _cmd_inspect(args: argparse.Namespace, out: TextIO) -> int:
     from streamkit.offline import decode_stream
     from streamkit.providers import detect
 
-    data = Path(args.file).read_bytes()
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as err:
+        sys.stderr.write(f"streamkit inspect: cannot read {args.file}: {err.strerror or err}\n")
+        return EXIT_ERROR
     provider = args.provider or detect(data)
     out.write(f"# {args.file}: dialect {provider}\n")
     try:
@@ -231,9 +299,12 @@ def _cmd_prices(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from streamkit._version import __version__
+
     parser = argparse.ArgumentParser(
         prog="streamkit", description="Typed, resumable, cost-aware LLM streaming."
     )
+    parser.add_argument("--version", action="version", version=f"streamkit {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="stream a demo answer from a local server (no key needed)")
     demo.add_argument("--no-fault", action="store_true", help="do not break the connection")
@@ -243,8 +314,25 @@ def _parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="stream an answer from a real provider")
     chat.add_argument("prompt")
     chat.add_argument("--model", required=True)
-    chat.add_argument("--base-url", default=None)
+    chat.add_argument(
+        "--base-url", default=None, help="default: $STREAMKIT_BASE_URL, then the provider's own"
+    )
     chat.add_argument("--provider", default="openai-chat")
+    chat.add_argument(
+        "--api-key",
+        default=None,
+        help="default: $STREAMKIT_API_KEY, then the provider's variable ($OPENAI_API_KEY, ...)",
+    )
+    chat.add_argument("--system", default=None, help="a system prompt")
+    chat.add_argument(
+        "--max-tokens", type=_positive_int, default=None, help="the longest answer, in tokens"
+    )
+    chat.add_argument(
+        "--show-reasoning",
+        action="store_true",
+        help="print the model's reasoning before the answer when the output is not a "
+        "terminal (a terminal always shows it, dimmed)",
+    )
     inspect = sub.add_parser("inspect", help="decode a recorded .sse stream into typed events")
     inspect.add_argument("file")
     inspect.add_argument("--provider", default=None, help="dialect (default: detected)")
@@ -255,8 +343,37 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _one_line(err: BaseException) -> str:
+    """``ErrorType: message`` on one line (whitespace, newlines included, collapsed)."""
+    return " ".join(f"{type(err).__name__}: {err}".split())
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    """Run the CLI; returns the exit status."""
+    """Run the CLI; returns the exit status.
+
+    Args:
+        argv: the arguments (default: ``sys.argv[1:]``).
+        out: where the command writes its output (default: ``sys.stdout``); errors
+            go to ``sys.stderr``.
+
+    Returns:
+        0 on success; :data:`EXIT_ERROR` (1) when the command failed with a
+        :class:`~streamkit.errors.StreamkitError` or needs a missing extra (one line
+        on stderr, no traceback); 2 for bad arguments (argparse); 130 after Ctrl-C.
+        ``--version`` and ``--help`` print and exit (``SystemExit(0)``), as argparse does.
+    """
+    from streamkit.errors import StreamkitError
+
     args = _parser().parse_args(argv)
     stream = out or sys.stdout
     commands = {
@@ -268,7 +385,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     try:
         return commands[args.command](args, stream)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
+    except (StreamkitError, _MissingExtraError) as err:
+        stream.flush()
+        label = _one_line(err) if isinstance(err, StreamkitError) else str(err)
+        sys.stderr.write(f"streamkit {args.command}: {label}\n")
+        sys.stderr.flush()
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover
