@@ -538,7 +538,7 @@ class Relay:
         if not timer.cancelled_caught:
             return True
         logger.info("relay: closing a client that read nothing for %s s", self.send_timeout_s)
-        with anyio.move_on_after(1), contextlib.suppress(OSError):
+        with anyio.move_on_after(min(1.0, self.send_timeout_s)), contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         return False
 
