@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from streamkit._request import RequestSpec
-from streamkit.errors import StreamkitError
 from streamkit.events import DeltaEvent
 from streamkit.providers import get
 from streamkit.result import StreamResult
 from streamkit.retry import RetryPolicy
-from streamkit.session import StreamSession
+from streamkit.session import (
+    DONE,
+    EOF,
+    READ,
+    Deliver,
+    Open,
+    Outcome,
+    ResponseHead,
+    StreamMachine,
+    StreamSession,
+)
 
 __all__ = ["decode_stream"]
 
@@ -39,21 +48,27 @@ def decode_stream(
         request=RequestSpec("POST", "offline://recording"),
         retry=RetryPolicy(max_attempts=1),
     )
-    session.next_request(0.0)
-    events = session.opened(0.0)
+    machine = StreamMachine(session, clock=lambda: 0.0)
     step = chunk_size or max(len(data), 1)
-    try:
-        feed = session.feed
-        for start in range(0, len(data), step):
-            new = feed(data[start : start + step], 0.0)
-            if new:
-                events.extend(new)
-                if session.stream_done:
-                    break
-        events.extend(session.end(0.0))
-    except StreamkitError as err:
-        session.fail(err, 0.0)  # always raises: one attempt, no retry
-        raise  # pragma: no cover
+    pieces = (data[start : start + step] for start in range(0, len(data), step))
+    events: list[DeltaEvent] = []
+    outcome: Outcome = None
+    while True:  # the executors' loop, with the recording as the network
+        action = machine.next(outcome)  # raises the stream's error, with `partial`
+        if action is READ:
+            outcome = next(pieces, EOF)
+        elif type(action) is Deliver:
+            events.extend(action.events)
+            outcome = None
+        elif type(action) is Open:
+            outcome = _RECORDED_HEAD
+        elif action is DONE:
+            break
+        else:  # CLOSE (nothing to close); no Sleep or ReadBody: one attempt, status 200
+            outcome = None
     result = session.result
     assert result is not None
     return events, result
+
+
+_RECORDED_HEAD = ResponseHead(200, "OK", {"content-type": "text/event-stream"}, wall_time=0.0)
