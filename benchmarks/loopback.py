@@ -370,6 +370,7 @@ class Scenario:
 
 
 async def _raw_asyncio(port: int, path: str, anthropic_shape: bool, delays: list[int]) -> None:
+    """The least a client can do: one read per wake-up, de-chunk, split, ``json.loads``."""
     reader, writer = await asyncio.open_connection(HOST, port)
     body = json.dumps(_ANTHROPIC_BODY if anthropic_shape else _BODY).encode()
     writer.write(
@@ -377,15 +378,28 @@ async def _raw_asyncio(port: int, path: str, anthropic_shape: bool, delays: list
         b"content-length: %d\r\n\r\n%s" % (path.encode(), HOST.encode(), port, len(body), body)
     )
     await reader.readuntil(b"\r\n\r\n")  # the head: 200, chunked (the server's only answer)
-    buf = bytearray()
-    while True:
-        size = int((await reader.readuntil(b"\r\n"))[:-2].split(b";")[0], 16)
-        if size == 0:
-            await reader.readuntil(b"\r\n")
-            break
-        buf += (await reader.readexactly(size + 2))[:-2]
-        if b"\n\n" in buf:
-            buf = _split_json(buf, delays, anthropic_shape)
+    raw = bytearray()  # chunked framing not parsed yet
+    data = bytearray()  # de-chunked body not split into events yet
+    done = False
+    while not done:
+        piece = await reader.read(65536)
+        if not piece:
+            raise ConnectionError("the server closed the stream early")
+        raw += piece
+        pos = 0
+        while (eol := raw.find(b"\r\n", pos)) >= 0:
+            size = int(raw[pos:eol].split(b";")[0], 16)
+            if size == 0:
+                done = True
+                break
+            end = eol + 2 + size
+            if len(raw) < end + 2:
+                break
+            data += raw[eol + 2 : end]
+            pos = end + 2
+        del raw[:pos]
+        if b"\n\n" in data:
+            data = _split_json(data, delays, anthropic_shape)
     writer.close()
 
 
