@@ -357,3 +357,19 @@ def test_no_key_in_network_error_paths(caplog: pytest.LogCaptureFixture) -> None
         assert KEY not in str(err)
     assert KEY not in caplog.text
     assert PASSWORD not in caplog.text
+
+
+def test_connection_refused_is_retried_briefly_by_default() -> None:
+    port = _free_port()
+    client = sk.StreamingClient(base_url=f"http://127.0.0.1:{port}/v1", api_key=KEY)
+    sleeps: list[float] = []
+    client._sleep = sleeps.append  # type: ignore[method-assign,assignment]
+    with (
+        pytest.raises(sk.ConnectError) as info,
+        client.stream(model="m", messages=MESSAGES) as stream,
+    ):
+        list(stream)
+    assert f"127.0.0.1:{port}" in str(info.value)
+    # three attempts in all, after half the usual backoff: about 2 s, like openai-python
+    assert len(sleeps) == 2
+    assert sum(sleeps) <= 2.5

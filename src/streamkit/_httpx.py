@@ -23,6 +23,7 @@ from streamkit.errors import (
     APIConnectionError,
     APITimeoutError,
     ConfigurationError,
+    ConnectError,
     StreamkitError,
     StreamStalledError,
     StreamStateError,
@@ -107,7 +108,9 @@ class HTTPFlavor:
         - ``StreamError`` (the body was already read or closed: a programming error)
           → :class:`~streamkit.errors.StreamStateError`, never retried;
         - every other transport error (connect, read, a closed connection, malformed
-          chunked framing, a decoding error) → :class:`~streamkit.errors.APIConnectionError`.
+          chunked framing, a decoding error) → :class:`~streamkit.errors.APIConnectionError`,
+          or its subclass :class:`~streamkit.errors.ConnectError` when no connection
+          could be made.
 
         Messages pass through :func:`~streamkit.errors.redact`.
         """
@@ -128,7 +131,7 @@ class HTTPFlavor:
                 f"{detail} (the response body was read or closed elsewhere; not retried)"
             )
         elif isinstance(exc, self.module.ConnectError):
-            err = APIConnectionError(f"could not connect to {target}: {detail}")
+            err = ConnectError(f"could not connect to {target}: {detail}")
         else:
             err = APIConnectionError(f"{detail} (from {target})")
         err.__cause__ = exc
@@ -164,8 +167,7 @@ def flavor_of(client: object, *, asynchronous: bool) -> HTTPFlavor:
                 flavor = _flavors[root] = HTTPFlavor(importlib.import_module(root))
             return flavor
     raise ConfigurationError(
-        f"http_client must be an httpx.{wanted} or an httpx2.{wanted}, "
-        f"got {type(client).__name__}"
+        f"http_client must be an httpx.{wanted} or an httpx2.{wanted}, got {type(client).__name__}"
     )
 
 

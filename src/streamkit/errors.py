@@ -13,6 +13,7 @@ Every exception streamkit raises on purpose derives from :class:`StreamkitError`
     │   │   ├── InternalServerError       5xx (other than 529)
     │   │   └── OverloadedError           529
     │   ├── APIConnectionError        connect failed, the connection broke, or a protocol error
+    │   │   ├── ConnectError              no connection could be made (refused, DNS, TLS)
     │   │   └── APITimeoutError           connect/write/pool timeout
     │   │       └── StreamStalledError        no byte arrived for ``Timeouts.read_idle`` seconds
     │   ├── ProviderError             an error event inside an otherwise successful stream
@@ -67,6 +68,7 @@ __all__ = [
     "BudgetExceededError",
     "ChunkDecodeError",
     "ConfigurationError",
+    "ConnectError",
     "ErrorDetails",
     "InternalServerError",
     "NotFoundError",
@@ -469,6 +471,15 @@ def status_error_class(status_code: int) -> type[APIStatusError]:
 
 class APIConnectionError(APIError):
     """The connection could not be made or broke while reading (retried / resumed)."""
+
+
+class ConnectError(APIConnectionError):
+    """No connection could be made: refused, a DNS failure or a TLS handshake that failed.
+
+    Nothing was sent. Retried at most ``RetryPolicy.max_connect_attempts`` times in
+    all, after half the usual backoff: a host that refuses is usually down or the
+    ``base_url`` is wrong. The message names ``host:port``.
+    """
 
 
 class APITimeoutError(APIConnectionError):

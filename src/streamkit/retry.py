@@ -38,7 +38,7 @@ from tenacity import (
     wait_random,
 )
 
-from streamkit.errors import APIConnectionError, APIStatusError, ProviderError
+from streamkit.errors import APIConnectionError, APIStatusError, ConnectError, ProviderError
 
 __all__ = [
     "PERMANENT_ERROR_CODES",
@@ -242,6 +242,11 @@ class RetryPolicy:
         max_retry_after: the longest server-requested wait (``Retry-After``) honoured;
             a longer request gives up at once with the typed error (its ``retry_after``
             set) rather than retrying sooner than the server asked.
+        max_connect_attempts: attempts in all while no connection can be made
+            (:class:`~streamkit.errors.ConnectError`: refused, DNS, TLS), each after
+            half the usual backoff: nothing was sent, and a host that refuses is
+            usually down or the URL is wrong (about 2 s in all by default, as
+            openai-python). Never more than ``max_attempts``.
 
     The decision itself is :meth:`next_delay`; the client shells do the sleeping.
     """
@@ -251,10 +256,11 @@ class RetryPolicy:
     max_delay: float = 30.0
     jitter: float = 1.0
     max_retry_after: float = 60.0
+    max_connect_attempts: int = 3
 
     def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
+        if self.max_attempts < 1 or self.max_connect_attempts < 1:
+            raise ValueError("max_attempts and max_connect_attempts must be at least 1")
         for name in ("initial_delay", "max_delay", "jitter", "max_retry_after"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
@@ -304,8 +310,12 @@ class RetryPolicy:
         if not retry(state):
             return None
         delay = requested if requested is not None else self.backoff(attempt)
+        attempts = self.max_attempts
+        if isinstance(err, ConnectError):
+            delay /= 2
+            attempts = min(attempts, self.max_connect_attempts)
         state.upcoming_sleep = delay
-        stop = stop_after_attempt(self.max_attempts) | (
+        stop = stop_after_attempt(attempts) | (
             stop_before_delay(total_s) if total_s is not None else stop_never
         )
         if stop(state):
