@@ -65,6 +65,11 @@ def serve(app: Any, *, port: int = 0) -> Iterator[str]:
         thread.join(10)
 
 
+def port_of(origin: str) -> int:
+    """The port of ``http://127.0.0.1:<port>``."""
+    return int(origin.rsplit(":", 1)[1])
+
+
 def parse_sse(body: str) -> list[dict[str, str]]:
     """The events of an SSE body as dicts of their fields (comment/retry-only blocks dropped)."""
     events = []

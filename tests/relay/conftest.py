@@ -7,10 +7,13 @@ cannot be started, its tests skip with the reason; under ``CI=true`` they fail i
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import subprocess
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -115,36 +118,109 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
 # --- Chromium ----------------------------------------------------------------------------
 
 
+class BrowserThread:
+    """Chromium driven by playwright's sync API in a thread of its own.
+
+    Playwright's sync API keeps an asyncio loop running in the thread that uses it; in
+    the test thread that loop would break every anyio test that runs after it. So every
+    call to the browser is shipped to this thread and waited for.
+    """
+
+    def __init__(self) -> None:
+        self._calls: queue.Queue[tuple[Callable[[Any], Any], Future[Any]] | None] = queue.Queue()
+        self._started: Future[None] = Future()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from playwright.sync_api import sync_playwright
+
+        try:
+            with sync_playwright() as playwright:
+                chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                self._started.set_result(None)
+                while (call := self._calls.get()) is not None:
+                    function, future = call
+                    try:
+                        future.set_result(function(chromium))
+                    except BaseException as exc:
+                        future.set_exception(exc)
+                chromium.close()
+        except BaseException as exc:
+            if not self._started.done():
+                self._started.set_exception(exc)
+
+    def started(self) -> None:
+        """Wait for Chromium; raises what kept it from starting."""
+        self._started.result(timeout=60)
+
+    def call(self, function: Callable[[Any], Any], timeout_s: float = 60) -> Any:
+        """Run ``function(chromium)`` in the browser's thread; return its result."""
+        future: Future[Any] = Future()
+        self._calls.put((function, future))
+        return future.result(timeout=timeout_s)
+
+    def close(self) -> None:
+        self._calls.put(None)
+        self._thread.join(30)
+
+
+class Page:
+    """A page in its own browser context (no shared cookies), used from the test thread."""
+
+    def __init__(self, browser: BrowserThread) -> None:
+        self._browser = browser
+
+        def open_page(chromium: Any) -> Any:
+            page = chromium.new_context().new_page()
+            page.set_default_timeout(30_000)
+            return page
+
+        self._page = browser.call(open_page)
+
+    def goto(self, url: str) -> None:
+        self._browser.call(lambda _: self._page.goto(url))
+
+    def evaluate(self, expression: str, arg: Any = None) -> Any:
+        return self._browser.call(lambda _: self._page.evaluate(expression, arg))
+
+    def wait_for_function(self, expression: str, timeout_s: float = 30) -> None:
+        wait = lambda _: self._page.wait_for_function(expression, timeout=timeout_s * 1000)  # noqa: E731
+        self._browser.call(wait, timeout_s + 5)
+
+    def close(self) -> None:
+        self._browser.call(lambda _: self._page.context.close())
+
+
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser() -> Iterator[BrowserThread]:
     """Headless Chromium from the system's packages, driven by playwright."""
     if not os.path.exists(CHROMIUM):
         unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
     try:
-        from playwright.sync_api import Error, sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         unavailable("playwright is not installed (pip install -e '.[dev]')")
-    with sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        except Error as exc:
-            unavailable(f"chromium did not start: {exc}")
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    thread = BrowserThread()
+    try:
+        thread.started()
+    except Exception as exc:
+        thread.close()
+        unavailable(f"chromium did not start: {exc}")
+    try:
+        yield thread
+    finally:
+        thread.close()
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A fresh browser context (no shared cookies) and page; console errors collected."""
-    context = browser.new_context()
-    page = context.new_page()
-    page.set_default_timeout(20_000)
+def page(browser: BrowserThread) -> Iterator[Page]:
+    """A fresh page in its own browser context."""
+    page = Page(browser)
     try:
         yield page
     finally:
-        context.close()
+        page.close()
 
 
 # --- servers ------------------------------------------------------------------------------

@@ -570,12 +570,21 @@ class Relay:
                 return
             async with anyio.create_task_group() as group:
                 group.start_soon(_cancel_on_ws_close, websocket, group.cancel_scope)
-                await self._pump_websocket(websocket, stream_id, after)
+                try:
+                    await self._pump_websocket(websocket, stream_id, after)
+                except (WebSocketDisconnect, TimeoutError):
+                    pass  # the client left, or stopped reading (the slow-client policy)
+                except RelayError as err:
+                    logger.warning(
+                        "relay stream %s: store failed while serving: %r", stream_id, err
+                    )
+                    with anyio.move_on_after(1):
+                        await websocket.close(1011)
                 group.cancel_scope.cancel()
         except (WebSocketDisconnect, TimeoutError):
-            return
+            return  # before the first message
         except RelayError as err:
-            logger.warning("relay stream %s: store failed while serving: %r", stream_id, err)
+            logger.warning("relay stream %s: store failed: %r", stream_id, err)
             with anyio.move_on_after(1):
                 await websocket.close(1011)
 
