@@ -185,7 +185,9 @@ class Page:
         return self._browser.call(lambda _: self._page.evaluate(expression, arg))
 
     def wait_for_function(self, expression: str, timeout_s: float = 30) -> None:
-        wait = lambda _: self._page.wait_for_function(expression, timeout=timeout_s * 1000)  # noqa: E731
+        def wait(_: Any) -> None:
+            self._page.wait_for_function(expression, timeout=timeout_s * 1000)
+
         self._browser.call(wait, timeout_s + 5)
 
     def close(self) -> None:
