@@ -69,21 +69,22 @@ def test_matches_sdk_accumulation(name: str) -> None:
     for call in result.tool_calls:
         block = tools[call.index]
         assert (call.id, call.name) == (block.id, block.name)
-        parsed = from_json(call.arguments.encode(), partial_mode=True) if call.arguments else {}
-        assert parsed == block.input
+        assert call.arguments  # "{}" for a tool called without arguments, as on the wire
+        assert from_json(call.arguments.encode(), partial_mode=True) == block.input
 
     u = want.usage
     cache_read = u.cache_read_input_tokens
     cache_write = u.cache_creation_input_tokens
     assert result.usage == Usage(
         input_tokens=u.input_tokens + (cache_read or 0) + (cache_write or 0),
-        cached_input_tokens=cache_read,
+        cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
         output_tokens=u.output_tokens,
         reasoning_tokens=(
             u.output_tokens_details.thinking_tokens if u.output_tokens_details else None
         ),
         total_tokens=u.input_tokens + (cache_read or 0) + (cache_write or 0) + u.output_tokens,
+        web_searches=(u.server_tool_use.web_search_requests if u.server_tool_use else None) or None,
     )
 
     extras = got.extras
@@ -128,7 +129,7 @@ def test_text_stream_events_in_order() -> None:
         UsageEvent(
             usage=Usage(
                 input_tokens=20,
-                cached_input_tokens=0,
+                cache_read_tokens=0,
                 cache_write_tokens=0,
                 output_tokens=1,
                 total_tokens=21,
@@ -138,7 +139,7 @@ def test_text_stream_events_in_order() -> None:
         UsageEvent(
             usage=Usage(
                 input_tokens=20,
-                cached_input_tokens=0,
+                cache_read_tokens=0,
                 cache_write_tokens=0,
                 output_tokens=5,
                 total_tokens=25,
@@ -311,7 +312,7 @@ def test_cumulative_usage_with_cache_tokens() -> None:
     assert isinstance(first, UsageEvent)
     assert first.usage == Usage(
         input_tokens=125,
-        cached_input_tokens=100,
+        cache_read_tokens=100,
         cache_write_tokens=20,
         output_tokens=1,
         total_tokens=126,
@@ -326,7 +327,7 @@ def test_cumulative_usage_with_cache_tokens() -> None:
         UsageEvent(
             usage=Usage(
                 input_tokens=125,
-                cached_input_tokens=100,
+                cache_read_tokens=100,
                 cache_write_tokens=20,
                 output_tokens=50,
                 total_tokens=175,
@@ -555,3 +556,33 @@ def test_system_message_without_content_is_skipped() -> None:
     )
     assert spec.json is not None
     assert spec.json["system"] == [{"type": "text", "text": "B"}]
+
+
+@pytest.mark.parametrize(
+    ("start_input", "pieces", "arguments"),
+    [
+        ({}, None, "{}"),  # no input_json_delta at all: the wire's input {}
+        ({}, [""], "{}"),  # what the API sends for a tool without arguments
+        (None, None, "{}"),  # no input field: still a call without arguments
+        ({"city": "Paris"}, None, '{"city": "Paris"}'),  # the input came whole
+        ({}, ['{"city"', ': "Paris"}'], '{"city": "Paris"}'),  # streamed as usual
+    ],
+)
+def test_tool_arguments_match_the_wire_input(
+    start_input: Any, pieces: list[str] | None, arguments: str
+) -> None:
+    decoder = AnthropicMessagesDecoder()
+    block: dict[str, Any] = {"type": "tool_use", "id": "toolu_1", "name": "weather"}
+    if start_input is not None:
+        block["input"] = start_input
+    events = decoder.decode(
+        sse(json.dumps({"type": "content_block_start", "index": 0, "content_block": block}))
+    )
+    for piece in pieces or []:
+        delta = {"type": "input_json_delta", "partial_json": piece}
+        events += decoder.decode(
+            sse(json.dumps({"type": "content_block_delta", "index": 0, "delta": delta}))
+        )
+    events += decoder.decode(sse('{"type": "content_block_stop", "index": 0}'))
+    got = "".join(e.arguments or "" for e in events if isinstance(e, ToolCallDelta))
+    assert got == arguments

@@ -121,7 +121,8 @@ class _BlockState:
     thinking: list[str] = field(default_factory=list)
     signature: str | None = None
     start_input: Any = None
-    json_seen: bool = False
+    arguments_sent: bool = False
+    """A non-empty ``input_json_delta`` piece was delivered for this (tool) block."""
     stopped: bool = False
     citations: list[dict[str, Any]] = field(default_factory=list)
 
@@ -136,8 +137,10 @@ class AnthropicMessagesDecoder:
         - A ``tool_use``/``server_tool_use``/``mcp_tool_use`` block start →
           :class:`ToolCallDelta` with ``tool_index`` = the content block index, ``id``
           and ``name``; each non-empty ``input_json_delta.partial_json`` → a fragment
-          of its ``arguments``. A tool block that got no ``input_json_delta`` at all
-          but a non-empty ``input`` at its start gets ``json.dumps(input)`` at its stop.
+          of its ``arguments``. A tool block whose ``input_json_delta`` pieces were
+          all empty (or that got none) gets its start ``input`` as ``arguments`` at
+          its stop: ``json.dumps(input)``, so ``"{}"`` for the wire's ``input: {}``
+          (a tool called without arguments), as the Anthropic SDK's ``input`` says.
         - ``message_start.message.usage`` and each ``message_delta.usage`` →
           :class:`UsageEvent` with the totals so far (reports are cumulative: each
           merges into the previous one, keys absent from a later report keep their
@@ -336,11 +339,11 @@ class AnthropicMessagesDecoder:
             return [TextDelta(text=text, index=0)]
         state = self._blocks.get(index)
         if kind == "input_json_delta":
-            if state is not None:
-                state.json_seen = True
             piece = delta.partial_json
             if not piece:
                 return []
+            if state is not None:
+                state.arguments_sent = True
             return [ToolCallDelta(index=0, tool_index=index, arguments=piece)]
         if kind == "thinking_delta":
             thinking = delta.thinking
@@ -364,13 +367,10 @@ class AnthropicMessagesDecoder:
             return []
         state.stopped = True
         state.text_end = self._text_chars
-        if (
-            state.type in _TOOL_BLOCKS
-            and not state.json_seen
-            and isinstance(state.start_input, dict)
-            and state.start_input
-        ):
-            arguments = json.dumps(state.start_input, ensure_ascii=False)
+        if state.type in _TOOL_BLOCKS and not state.arguments_sent:
+            # the whole input came with the block start (or the tool takes none)
+            start = state.start_input
+            arguments = json.dumps(start, ensure_ascii=False) if isinstance(start, dict) else "{}"
             return [ToolCallDelta(index=0, tool_index=index, arguments=arguments)]
         return []
 
