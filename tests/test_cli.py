@@ -46,7 +46,7 @@ def test_prices_for_ten_million_output_tokens() -> None:
     assert code == 0
     rows = {line.split()[0]: line for line in text.splitlines() if line.strip()}
     assert "$80.00" in rows["gpt-4.1"]
-    assert "$150.00" in rows["claude-sonnet-4.5"]
+    assert "$150.00" in rows["claude-sonnet-4-5"]  # genai-prices' name of Claude Sonnet 4.5
     assert "$25.00" in rows["gemini-2.5-flash"]
     assert "$4.20" in rows["deepseek-v3.2"]
 

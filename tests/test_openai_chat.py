@@ -130,7 +130,7 @@ def test_complete_streams_match_openai_python(name: str) -> None:
         assert result.usage.total_tokens == usage.total_tokens
         details = usage.prompt_tokens_details
         if details is not None and details.cached_tokens is not None:
-            assert result.usage.cached_input_tokens == details.cached_tokens
+            assert result.usage.cache_read_tokens == details.cached_tokens
         cdetails = usage.completion_tokens_details
         if cdetails is not None and cdetails.reasoning_tokens is not None:
             assert result.usage.reasoning_tokens == cdetails.reasoning_tokens

@@ -65,7 +65,7 @@ def test_breakdowns_per_model_and_stream() -> None:
     c.record(
         Usage(
             input_tokens=10_000,
-            cached_input_tokens=6000,
+            cache_read_tokens=6000,
             cache_write_tokens=2000,
             output_tokens=500,
         )
@@ -89,7 +89,7 @@ def test_breakdowns_per_model_and_stream() -> None:
     assert [s.price_model for s in tracker.streams()] == [
         "gpt-4.1",
         "gpt-4.1",
-        "claude-sonnet-4.5",
+        "claude-sonnet-4-5",
         "gpt-4.1",
     ]
     assert tracker.stream_count == 4
@@ -397,7 +397,7 @@ def test_report_json_round_trip() -> None:
     )
     assert again.budget_usd == D("5")
     assert again.remaining_usd == D("5") - again.running_cost_usd
-    assert '"total_cost_usd": "0.00041800"' in text  # money as exact decimal strings
+    assert '"total_cost_usd": "0.000418"' in text  # money as exact decimal strings
     assert isinstance(again.models[0], ModelCost)
     assert isinstance(again.streams[1], StreamCost)
 

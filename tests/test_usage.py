@@ -40,7 +40,7 @@ def test_openai_cached_tokens_are_part_of_prompt_tokens() -> None:
         }
     )
     assert u.input_tokens == 339  # not 339 + 320
-    assert u.cached_input_tokens == 320
+    assert u.cache_read_tokens == 320
     assert u.output_tokens == 83  # reasoning included, not added
     assert u.reasoning_tokens == 39
     assert u.cache_write_tokens is None
@@ -55,7 +55,7 @@ def test_openai_deepseek_prompt_cache_hit_tokens() -> None:
             "prompt_cache_miss_tokens": 36,
         }
     )
-    assert u.cached_input_tokens == 64
+    assert u.cache_read_tokens == 64
     assert u.total_tokens == 105  # computed when absent
 
 
@@ -68,7 +68,7 @@ def test_openai_details_take_precedence_over_deepseek_field() -> None:
             "prompt_cache_hit_tokens": 3,
         }
     )
-    assert u.cached_input_tokens == 4
+    assert u.cache_read_tokens == 4
 
 
 def test_openai_xai_reasoning_outside_completion_tokens() -> None:
@@ -126,7 +126,7 @@ def test_openai_responses_shape() -> None:
     )
     assert u == Usage(
         input_tokens=13,
-        cached_input_tokens=2,
+        cache_read_tokens=2,
         output_tokens=1680,
         reasoning_tokens=1408,
         total_tokens=1693,
@@ -147,7 +147,7 @@ def test_openai_nulls_and_junk_stay_unknown() -> None:
     assert u.input_tokens == 40
     assert u.output_tokens is None
     assert u.total_tokens is None
-    assert u.cached_input_tokens is None
+    assert u.cache_read_tokens is None
 
 
 def test_openai_rejects_bool_and_negative() -> None:
@@ -168,7 +168,7 @@ def test_anthropic_input_includes_cache_read_and_write() -> None:
         }
     )
     assert u.input_tokens == 1250
-    assert u.cached_input_tokens == 1000
+    assert u.cache_read_tokens == 1000
     assert u.cache_write_tokens == 200
     assert u.output_tokens == 30
     assert u.total_tokens == 1280
@@ -228,7 +228,7 @@ def test_gemini_tool_use_prompt_and_cache() -> None:
         }
     )
     assert u.input_tokens == 119
-    assert u.cached_input_tokens == 8
+    assert u.cache_read_tokens == 8
     assert u.output_tokens == 453
     assert u.input_tokens + u.output_tokens == u.total_tokens
 
@@ -379,7 +379,7 @@ _EXPECTED: dict[str, tuple[int | None, ...]] = {
 
 _FIELDS = (
     "input_tokens",
-    "cached_input_tokens",
+    "cache_read_tokens",
     "cache_write_tokens",
     "output_tokens",
     "reasoning_tokens",
@@ -408,10 +408,10 @@ def test_real_stream_usage(name: str, dialect: str) -> None:
         u = normalize(obj)
         # every report on its own obeys the inclusion rules
         assert not u.estimated
-        if u.input_tokens is not None and u.cached_input_tokens is not None:
-            assert u.cached_input_tokens <= u.input_tokens
+        if u.input_tokens is not None and u.cache_read_tokens is not None:
+            assert u.cache_read_tokens <= u.input_tokens
         if u.input_tokens is not None and u.cache_write_tokens is not None:
-            assert (u.cached_input_tokens or 0) + u.cache_write_tokens <= u.input_tokens
+            assert (u.cache_read_tokens or 0) + u.cache_write_tokens <= u.input_tokens
         if (
             u.total_tokens is not None
             and u.input_tokens is not None

@@ -23,6 +23,7 @@ from streamkit.errors import ConfigurationError, register_secret
 from streamkit.providers import Dialect, get, names
 from streamkit.retry import RetryPolicy
 from streamkit.session import ResumeMode, StreamSession, prompt_chars
+from streamkit.tracker import open_account
 
 if TYPE_CHECKING:
     from streamkit.tracker import CostTracker
@@ -289,11 +290,14 @@ class ClientConfig:
             spec = spec.with_headers(self.headers)
         spec = spec.with_redacted_credentials()
         chars = prompt_chars(messages)
-        account = None
-        if self.tracker is not None:
-            account = self.tracker.open_stream(
-                model=model, provider=self.provider, prompt_chars=chars
-            )
+        account = open_account(  # priced even without a tracker (result.cost)
+            self.tracker,
+            model=model,
+            provider=self.provider,
+            messages=messages,
+            params=params,
+            api_url=self.base_url,
+        )
         return StreamSession(
             dialect=self.dialect,
             request=spec,

@@ -1,7 +1,9 @@
-"""``streamkit prices``: the price table and what a token volume costs per model.
+"""``streamkit prices``: the combined price table and what a token volume costs per model.
 
 Pure functions returning text (or a rich ``Table``); ``cli.py`` wires them to
-``streamkit prices [--input-tokens N] [--output-tokens N] [--model M]``.
+``streamkit prices [--input-tokens N] [--output-tokens N] [--model M] [--provider P]``.
+The table lists streamkit's override entries, then every model genai-prices prices,
+each with its source; :mod:`streamkit._render` draws it.
 """
 
 from __future__ import annotations
@@ -51,14 +53,15 @@ def parse_token_count(text: str) -> int:
     return int(value)
 
 
-def _price_cells(tier: PriceTier) -> tuple[str, str, str, str]:
-    def cell(value: Decimal | None) -> str:
-        return "= input" if value is None else format_money(value)
+def _price_cells(tier: PriceTier) -> tuple[str, str, str, str, str]:
+    def cell(value: Decimal | None, fallback: str = "= input") -> str:
+        return fallback if value is None else format_money(value)
 
     return (
         format_money(tier.input),
         cell(tier.cached_input),
         cell(tier.cache_write),
+        cell(tier.cache_write_1h, "= input" if tier.cache_write is None else "= write"),
         format_money(tier.output),
     )
 
@@ -79,25 +82,34 @@ def prices_rows(
     output_tokens: int | None,
     model: str | None = None,
     *,
+    provider: str | None = None,
     table: PriceTable | None = None,
 ) -> list[PriceRow]:
-    """The rows of the prices table; ``cost`` is ``None`` when no volume is given.
+    """The rows of the combined price table; ``cost`` is ``None`` when no volume is given.
 
-    A volume is a total over many requests, priced at the base tier (uncached
-    input and output); higher tiers get their own row without a cost.
+    streamkit's override entries first (source page and the date checked), then every
+    model genai-prices prices (source ``genai-prices <version>``), by provider. A
+    volume is a total over many requests, priced at the base tier (uncached input and
+    output); higher tiers get their own row without a cost.
+
+    Args:
+        input_tokens: an input volume, or ``None``.
+        output_tokens: an output volume, or ``None``.
+        model: only the model this name resolves to (aliases, snapshots, prefixes).
+        provider: only this provider's models (``openai``, ``anthropic``, ``x-ai``, ...).
+        table: the price table (default :meth:`PriceTable.default`).
 
     Raises:
-        LookupError: ``model`` is not in the table (aliases and snapshots resolve).
+        LookupError: ``model`` has no price (at ``provider``), or ``provider`` has no
+            priced model.
     """
     table = table if table is not None else PriceTable.default()
-    prices: list[ModelPrice]
-    if model is not None:
-        found = table.get(model)
-        if found is None:
-            raise LookupError(f"no price for model {model!r}; known: {', '.join(table.models)}")
-        prices = [found]
-    else:
-        prices = list(table)
+    prices = table.listing(provider=provider, model=model)
+    if not prices:
+        if model is not None:
+            where = f" at provider {provider!r}" if provider is not None else ""
+            raise LookupError(f"no price for model {model!r}{where}")
+        raise LookupError(f"no priced model for provider {provider!r}")
     with_cost = input_tokens is not None or output_tokens is not None
     usage = Usage(input_tokens=input_tokens or 0, output_tokens=output_tokens or 0)
     rows: list[PriceRow] = []
@@ -140,6 +152,7 @@ def prices_command(
     output_tokens: str | None,
     model: str | None = None,
     *,
+    provider: str | None = None,
     table: PriceTable | None = None,
 ) -> str:
     """Render the price table as plain text, with the cost of a volume per model.
@@ -148,7 +161,8 @@ def prices_command(
         input_tokens: an input volume such as ``"10M"`` (see :func:`parse_token_count`),
             or ``None``.
         output_tokens: an output volume, or ``None``. With neither, no cost column.
-        model: show only this model (any alias or snapshot name).
+        model: show only this model (any alias, snapshot or ``provider/`` name).
+        provider: show only this provider's models.
         table: the price table (default :meth:`PriceTable.default`).
 
     Returns:
@@ -157,10 +171,10 @@ def prices_command(
 
     Raises:
         ValueError: a volume is not a token count.
-        LookupError: ``model`` is not in the table.
+        LookupError: ``model`` or ``provider`` has no price.
     """
     volume_in, volume_out = _volumes(input_tokens, output_tokens)
-    rows = prices_rows(volume_in, volume_out, model, table=table)
+    rows = prices_rows(volume_in, volume_out, model, provider=provider, table=table)
     return grid_text(prices_grid(rows, volume_in, volume_out))
 
 
@@ -169,6 +183,7 @@ def prices_rich_table(
     output_tokens: str | None,
     model: str | None = None,
     *,
+    provider: str | None = None,
     table: PriceTable | None = None,
 ) -> Table:
     """The same as :func:`prices_command`, as a ``rich.table.Table``.
@@ -176,8 +191,8 @@ def prices_rich_table(
     Raises:
         ImportError: rich is not installed (``pip install 'streamkit[cli]'``).
         ValueError: a volume is not a token count.
-        LookupError: ``model`` is not in the table.
+        LookupError: ``model`` or ``provider`` has no price.
     """
     volume_in, volume_out = _volumes(input_tokens, output_tokens)
-    rows = prices_rows(volume_in, volume_out, model, table=table)
+    rows = prices_rows(volume_in, volume_out, model, provider=provider, table=table)
     return grid_rich(prices_grid(rows, volume_in, volume_out))

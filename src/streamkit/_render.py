@@ -144,7 +144,7 @@ def cost_report_grid(report: CostReport) -> Grid:
             cost = "~" + cost
         counts = (
             u.input_tokens,
-            u.cached_input_tokens,
+            u.cache_read_tokens,
             u.cache_write_tokens,
             u.output_tokens,
             u.reasoning_tokens,
@@ -174,6 +174,8 @@ def _cost_summary(report: CostReport) -> str:
     parts = [f"spent {format_money(report.total_cost_usd)}"]
     if report.running_cost_usd != report.total_cost_usd:
         parts.append(f"running {format_money(report.running_cost_usd)} (with estimates)")
+    if report.reserved_usd:
+        parts.append(f"reserved {format_money(report.reserved_usd)}")
     if report.budget_usd is not None:
         parts.append(f"budget {format_money(report.budget_usd)}")
         if report.remaining_usd is not None:
@@ -197,6 +199,7 @@ class PriceRow:
     input: str
     cached_input: str
     cache_write: str
+    cache_write_1h: str
     output: str
     cost: str | None
     """The cost of the volume asked for; ``None`` when no volume was given."""
@@ -219,13 +222,14 @@ def prices_grid(rows: list[PriceRow], input_tokens: int | None, output_tokens: i
         volume = " + ".join(parts)
         title = f"{title}; cost of {volume} tokens per model (base tier, uncached)"
         cost_header = f"cost of {volume}"
-    header = ["model", "provider", "input", "cached input", "cache write", "output"]
+    header = ["model", "provider", "input", "cached input", "cache write", "write 1h", "output"]
     if cost_header is not None:
         header.append(cost_header)
     header += ["checked", "source"]
     cells = []
     for row in rows:
-        line = [row.model, row.provider, row.input, row.cached_input, row.cache_write, row.output]
+        line = [row.model, row.provider, row.input, row.cached_input, row.cache_write]
+        line += [row.cache_write_1h, row.output]
         if cost_header is not None:
             line.append(row.cost or "")
         line += [row.checked, row.source]
@@ -235,8 +239,11 @@ def prices_grid(rows: list[PriceRow], input_tokens: int | None, output_tokens: i
         cells,
         left=frozenset({0, 1, len(header) - 2, len(header) - 1}),
         title=title,
-        caption="'= input': billed at the input price. Override: PriceTable.with_prices().",
-        rich_caption="'= input': billed at the input price",
+        caption=(
+            "'= input': billed at the input price; '= write': at the cache write price. "
+            "Override: PriceTable.with_prices()."
+        ),
+        rich_caption="'= input': billed at the input price; '= write': at the cache write price",
         bold_column=cost_header,
         dim_rows=frozenset(n for n, row in enumerate(rows) if row.tier),
     )

@@ -65,17 +65,36 @@ _CONTENT_TYPES = (TextDelta, ReasoningDelta, RefusalDelta, ToolCallDelta)
 class StreamAccount(Protocol):
     """What the session needs from a cost tracker's per-stream account."""
 
-    def record(self, usage: Usage | None, *, pending_output_chars: int = 0) -> None:
-        """Record the stream's usage so far (all attempts) and the text not yet counted.
+    def record(
+        self,
+        usage: Usage | None,
+        *,
+        pending_output_chars: int = 0,
+        pending_output: Sequence[str] = (),
+        model: str | None = None,
+    ) -> None:
+        """Record the usage so far (all attempts), pending output and the response's model.
+
+        ``pending_output`` is the reassembler's ``attempt_output`` while no usage
+        covers the current attempt.
 
         Raises:
-            BudgetExceededError: the running cost would cross a budget.
+            BudgetExceededError: the running cost crossed a budget.
         """
         ...
 
     @property
     def cost(self) -> Any:
         """The stream's cost in USD (``Decimal``), ``None`` when the price is unknown."""
+        ...
+
+    @property
+    def cost_basis(self) -> Any:
+        """Where the price came from (``streamkit.pricing.CostBasis``), ``None`` if unknown."""
+        ...
+
+    def estimate(self, pending_output: Sequence[str]) -> Usage:
+        """The estimated usage of an attempt that broke before its usage was reported."""
         ...
 
     def note(self, event: DeltaEvent) -> None:
@@ -328,7 +347,10 @@ class StreamSession:
             # while no usage was reported in this attempt, the text received is the estimate
             pending = 0 if r.attempt_usage is not None else r.attempt_chars
             if usage_changed or pending:
-                account.record(r.usage, pending_output_chars=pending)
+                model = self._decoder.model if self._decoder is not None else None
+                account.record(
+                    r.usage, pending_output=r.attempt_output if pending else (), model=model
+                )
 
     def end(self, now: float) -> list[DeltaEvent]:
         """The body ended. Return nothing more to deliver, or raise if the stream broke.
@@ -355,7 +377,7 @@ class StreamSession:
         self._state = "done"
         self.metrics.end(now)
         if self._account is not None:
-            self._account.record(self.reassembler.usage)
+            self._account.record(self.reassembler.usage, model=self._model)
         self._result = self.snapshot(now)
         if self._account is not None:
             self._account.close(self._result)
@@ -495,7 +517,11 @@ class StreamSession:
     def _account_broken_attempt(self) -> None:
         r = self.reassembler
         if r.attempt_usage is None and (r.attempt_chars or self._state == "streaming"):
-            r.set_attempt_usage(estimate_usage(self._prompt_chars, r.attempt_chars))
+            r.set_attempt_usage(
+                self._account.estimate(r.attempt_output)
+                if self._account is not None
+                else estimate_usage(self._prompt_chars, r.attempt_chars)
+            )
         if self._account is not None:
             with contextlib.suppress(StreamkitError):  # the budget error is not the story here
                 self._account.record(r.usage)
@@ -524,6 +550,7 @@ class StreamSession:
                 extra_bytes=self._sse.bytes_received if self._sse is not None else 0,
             ),
             cost=self._account.cost if self._account is not None else None,
+            cost_basis=self._account.cost_basis if self._account is not None else None,
             complete=self._complete,
             attempts=max(self.attempt, 1),
             extras=self._current_extras(),

@@ -291,7 +291,10 @@ def _cmd_prices(args: argparse.Namespace, out: TextIO) -> int:
     from streamkit._prices_cli import prices_command
 
     try:
-        out.write(prices_command(args.input_tokens, args.output_tokens, args.model) + "\n")
+        text = prices_command(
+            args.input_tokens, args.output_tokens, args.model, provider=args.provider
+        )
+        out.write(text + "\n")
     except (ValueError, LookupError) as err:
         sys.stderr.write(f"streamkit prices: {err}\n")
         return 2
@@ -339,7 +342,8 @@ def _parser() -> argparse.ArgumentParser:
     prices = sub.add_parser("prices", help="the price table and what a volume costs")
     prices.add_argument("--input-tokens", default=None, help="e.g. 10M, 500k")
     prices.add_argument("--output-tokens", default=None, help="e.g. 10M, 500k")
-    prices.add_argument("--model", default=None)
+    prices.add_argument("--model", default=None, help="one model (any alias or snapshot)")
+    prices.add_argument("--provider", default=None, help="one provider: openai, x-ai, ...")
     return parser
 
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from streamkit._render import cost_report_grid, grid_markdown, grid_rich, grid_text
 from streamkit.metrics import StreamMetrics
+from streamkit.pricing import CostBasis
 from streamkit.usage import Usage
 
 if TYPE_CHECKING:
@@ -39,7 +40,9 @@ class StreamCost(BaseModel):
     """The model requested."""
     provider: str
     price_model: str | None = None
-    """The price-table entry used (``None``: unknown model, no cost)."""
+    """The model whose price was used (``None``: unknown model, no cost)."""
+    cost_basis: CostBasis | None = None
+    """Which model, provider, price source and data version priced the stream."""
     status: StreamStatus = "open"
     usage: Usage | None = None
     """Usage over all attempts; ``estimated`` when an attempt broke before its usage."""
@@ -47,6 +50,8 @@ class StreamCost(BaseModel):
     display_cost: Decimal | None = None
     """``cost_usd`` in the report's display currency."""
     estimated: bool = False
+    reservation_usd: Decimal | None = None
+    """What the stream reserved before it started (``reserve=True``; released at close)."""
     retries: int = 0
     resumes: int = 0
     attempts: int = 1
@@ -66,6 +71,7 @@ class ModelCost(BaseModel):
 
     model: str
     price_model: str | None = None
+    """The model whose price was used (the last stream's)."""
     streams: int = 0
     usage: Usage = Field(default_factory=Usage)
     """Summed usage (a bucket is ``None`` when no stream reported it)."""
@@ -96,7 +102,10 @@ class CostReport(BaseModel):
     """Total including estimates of output not yet covered by usage."""
     budget_usd: Decimal | None = None
     per_stream_budget_usd: Decimal | None = None
+    reserved_usd: Decimal = _ZERO
+    """What open streams' reservations hold beyond their running cost."""
     remaining_usd: Decimal | None = None
+    """``budget_usd`` minus the running cost and the reservations."""
     stream_count: int = 0
     unpriced_models: list[str] = Field(default_factory=list)
     """Requested models without a price (their streams have no cost)."""

@@ -1,12 +1,18 @@
-"""Stream timing: time to first token, inter-token latency and throughput.
+"""Stream timing: time to first token, time per output chunk and throughput.
 
 Pure bookkeeping from timestamps it is given (seconds from ``time.monotonic``,
 passed in by the client shells); it never reads a clock itself.
+
+Every delta of one network read gets the same timestamp, so the gaps measured are
+between *chunks* of output, not tokens: OpenTelemetry's GenAI conventions call this
+"time per output chunk" (``gen_ai.client.operation.time_per_output_chunk``). The
+``inter_token_latency_*`` names are deprecated aliases.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from array import array
 from dataclasses import dataclass
 
@@ -27,18 +33,48 @@ class StreamMetrics:
     output_tokens_per_s: float | None = None
     """Output tokens (reported, or estimated while the stream runs) divided by the time
     from the first token to the end; ``None`` with fewer than 2 tokens' worth of time."""
-    inter_token_latency_mean_s: float | None = None
-    """Mean gap between consecutive content deltas."""
-    inter_token_latency_p50_s: float | None = None
-    """Median gap between consecutive content deltas."""
-    inter_token_latency_p95_s: float | None = None
-    """95th percentile gap between consecutive content deltas."""
+    time_per_output_chunk_mean_s: float | None = None
+    """Mean gap between consecutive output chunks (the content deltas of one read are
+    one chunk); ``None`` with fewer than two chunks."""
+    time_per_output_chunk_p50_s: float | None = None
+    """Median gap between consecutive output chunks."""
+    time_per_output_chunk_p95_s: float | None = None
+    """95th percentile gap between consecutive output chunks."""
     attempts: int = 1
     """HTTP attempts made (1 = no retry)."""
     bytes_received: int = 0
     """Response body bytes received over all attempts (after content decoding)."""
     content_deltas: int = 0
     """Number of text/reasoning/refusal/tool-call deltas delivered."""
+    output_chunks: int = 0
+    """Number of output chunks: reads that delivered at least one content delta."""
+
+    @property
+    def inter_token_latency_mean_s(self) -> float | None:
+        """Deprecated: :attr:`time_per_output_chunk_mean_s` (the gaps are between chunks)."""
+        _renamed("inter_token_latency_mean_s", "time_per_output_chunk_mean_s")
+        return self.time_per_output_chunk_mean_s
+
+    @property
+    def inter_token_latency_p50_s(self) -> float | None:
+        """Deprecated: :attr:`time_per_output_chunk_p50_s`."""
+        _renamed("inter_token_latency_p50_s", "time_per_output_chunk_p50_s")
+        return self.time_per_output_chunk_p50_s
+
+    @property
+    def inter_token_latency_p95_s(self) -> float | None:
+        """Deprecated: :attr:`time_per_output_chunk_p95_s`."""
+        _renamed("inter_token_latency_p95_s", "time_per_output_chunk_p95_s")
+        return self.time_per_output_chunk_p95_s
+
+
+def _renamed(old: str, new: str) -> None:
+    warnings.warn(
+        f"StreamMetrics.{old} is deprecated: use {new} (every delta of one read has the "
+        "same timestamp, so the gaps are per output chunk, as OpenTelemetry names them)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
@@ -54,7 +90,17 @@ class MetricsRecorder:
     content delta, :meth:`received` for body bytes and :meth:`end` at the end.
     """
 
-    __slots__ = ("_attempts", "_bytes", "_count", "_end", "_first", "_gaps", "_last", "_start")
+    __slots__ = (
+        "_attempts",
+        "_bytes",
+        "_chunks",
+        "_count",
+        "_end",
+        "_first",
+        "_gaps",
+        "_last",
+        "_start",
+    )
 
     def __init__(self) -> None:
         self._start: float | None = None
@@ -63,6 +109,7 @@ class MetricsRecorder:
         self._end: float | None = None
         self._gaps = array("d")
         self._count = 0
+        self._chunks = 0
         self._bytes = 0
         self._attempts = 0
 
@@ -80,11 +127,17 @@ class MetricsRecorder:
         self._bytes += nbytes
 
     def content(self, now: float) -> None:
-        """Record a content delta (text, reasoning, refusal or tool call) at ``now``."""
+        """Record a content delta (text, reasoning, refusal or tool call) at ``now``.
+
+        Deltas with the same ``now`` (one read) are one output chunk: only the gaps
+        between chunks are timed.
+        """
         if self._first is None:
             self._first = now
-        elif self._last is not None:
+            self._chunks = 1
+        elif self._last is not None and now != self._last:
             self._gaps.append(now - self._last)
+            self._chunks += 1
         self._last = now
         self._count += 1
 
@@ -128,10 +181,11 @@ class MetricsRecorder:
             time_to_first_token_s=ttft,
             duration_s=duration,
             output_tokens_per_s=rate,
-            inter_token_latency_mean_s=mean,
-            inter_token_latency_p50_s=p50,
-            inter_token_latency_p95_s=p95,
+            time_per_output_chunk_mean_s=mean,
+            time_per_output_chunk_p50_s=p50,
+            time_per_output_chunk_p95_s=p95,
             attempts=max(self._attempts, 1),
             bytes_received=self._bytes + extra_bytes,
             content_deltas=self._count,
+            output_chunks=self._chunks,
         )

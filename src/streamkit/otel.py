@@ -12,8 +12,8 @@ Span ``chat {model}`` (kind CLIENT), from ``open_stream`` to ``close``, covering
 every attempt of the stream:
 
 - ``gen_ai.operation.name`` = ``"chat"``; ``gen_ai.provider.name`` (``openai``,
-  ``anthropic``, ``gcp.gemini``, ``deepseek``, ...; the deprecated
-  ``gen_ai.system`` carries the same value for older backends);
+  ``anthropic``, ``gcp.gemini``, ``deepseek``, ``x_ai``, ...; it replaces the
+  deprecated ``gen_ai.system``, which streamkit no longer emits);
   ``gen_ai.request.model``; ``gen_ai.response.model``; ``gen_ai.response.id``;
   ``gen_ai.response.finish_reasons``;
 - ``gen_ai.usage.input_tokens`` (cached included), ``gen_ai.usage.output_tokens``
@@ -22,7 +22,9 @@ every attempt of the stream:
   ``gen_ai.usage.reasoning.output_tokens``;
 - ``gen_ai.response.time_to_first_chunk`` (s);
 - streamkit's own: ``streamkit.provider`` (the dialect), ``streamkit.attempts``,
-  ``streamkit.usage.estimated``, ``streamkit.cost_usd`` (exact decimal string);
+  ``streamkit.usage.estimated``, ``streamkit.cost_usd`` (exact decimal string),
+  ``streamkit.cost.model`` and ``streamkit.cost.source`` (which price was used,
+  :class:`~streamkit.pricing.CostBasis`);
 - span events ``streamkit.retry`` and ``streamkit.resume``;
 - on failure: status ERROR, ``error.type`` (the exception class) and the exception
   recorded as an event.
@@ -30,8 +32,11 @@ every attempt of the stream:
 Metrics (histograms with the conventions' bucket boundaries):
 ``gen_ai.client.token.usage`` (``{token}``, ``gen_ai.token.type`` = input/output),
 ``gen_ai.client.operation.duration`` (s), ``gen_ai.client.operation.time_to_first_chunk``
-(s) and the counter ``streamkit.client.cost`` (``USD``; a float, as OpenTelemetry
-has no decimal type: use the tracker's report for exact money).
+(s), ``gen_ai.client.operation.time_per_output_chunk`` (s; one measurement per chunk
+after the first, each at the stream's mean gap, since streamkit keeps the mean and
+percentiles rather than every gap) and the counter ``streamkit.client.cost``
+(``USD``; a float, as OpenTelemetry has no decimal type: use the tracker's report
+for exact money).
 """
 
 from __future__ import annotations
@@ -80,8 +85,9 @@ DIALECT_PROVIDERS = {
     "gemini": "gcp.gemini",
 }
 
-#: price-table ``provider`` -> ``gen_ai.provider.name`` (used for OpenAI-compatible
-#: dialects, which many vendors speak).
+#: price ``provider`` (genai-prices' provider ids) -> ``gen_ai.provider.name``
+#: well-known value (used for OpenAI-compatible dialects, which many vendors speak);
+#: other providers keep their id.
 _PRICE_PROVIDERS = {
     "openai": "openai",
     "anthropic": "anthropic",
@@ -89,9 +95,18 @@ _PRICE_PROVIDERS = {
     "deepseek": "deepseek",
     "groq": "groq",
     "mistral": "mistral_ai",
+    "x-ai": "x_ai",
     "xai": "x_ai",
+    "moonshotai": "moonshot_ai",
     "moonshot": "moonshot_ai",
+    "azure": "azure.ai.openai",
+    "aws": "aws.bedrock",
+    "cohere": "cohere",
+    "perplexity": "perplexity",
 }
+
+#: At most this many ``time_per_output_chunk`` measurements per stream.
+_MAX_CHUNK_RECORDS = 10_000
 
 
 def _import_error(exc: ImportError) -> ImportError:
@@ -105,14 +120,13 @@ def provider_name(account: CostAccount) -> str:
     """The ``gen_ai.provider.name`` of a stream.
 
     The dialect decides (``anthropic-messages`` -> ``anthropic``), except for the
-    OpenAI-compatible chat dialect, spoken by many vendors, where the price
-    table's provider of the model wins (``deepseek-chat`` -> ``deepseek``).
+    OpenAI-compatible chat dialect, spoken by many vendors, where the provider
+    of the priced model wins (``deepseek-chat`` -> ``deepseek``, ``grok-4`` ->
+    ``x_ai``).
     """
     price = account.price
     if account.provider == "openai-chat" and price is not None and price.provider:
-        mapped = _PRICE_PROVIDERS.get(price.provider)
-        if mapped is not None:
-            return mapped
+        return _PRICE_PROVIDERS.get(price.provider, price.provider)
     return DIALECT_PROVIDERS.get(account.provider, account.provider)
 
 
@@ -151,6 +165,12 @@ class _OTelObserver:
             description="Time to receive the first chunk of a streaming response.",
             explicit_bucket_boundaries_advisory=_SECONDS_BUCKETS,
         )
+        self._tpoc = meter.create_histogram(
+            "gen_ai.client.operation.time_per_output_chunk",
+            unit="s",
+            description="Time per output chunk after the first one in a streaming response.",
+            explicit_bucket_boundaries_advisory=_SECONDS_BUCKETS,
+        )
         self._cost = meter.create_counter(
             "streamkit.client.cost",
             unit="USD",
@@ -173,7 +193,6 @@ class _OTelObserver:
             attributes={
                 "gen_ai.operation.name": "chat",
                 "gen_ai.provider.name": provider,
-                "gen_ai.system": provider,
                 "gen_ai.request.model": account.model,
                 "streamkit.provider": account.provider,
             },
@@ -225,6 +244,8 @@ class _OTelObserver:
         }
         span_attrs: dict[str, Any] = {}
         ttfc: float | None = None
+        chunk_gap: float | None = None
+        chunk_gaps = 0
         duration = time.monotonic() - opened_at
         attempts = 1 + account.retries
         if result is not None:
@@ -237,6 +258,8 @@ class _OTelObserver:
             if reasons:
                 span_attrs["gen_ai.response.finish_reasons"] = reasons
             ttfc = result.metrics.time_to_first_token_s
+            chunk_gap = result.metrics.time_per_output_chunk_mean_s
+            chunk_gaps = max(result.metrics.output_chunks - 1, 0)
             if result.metrics.duration_s is not None:
                 duration = result.metrics.duration_s
         if ttfc is not None:
@@ -246,7 +269,7 @@ class _OTelObserver:
             counts = {
                 "gen_ai.usage.input_tokens": usage.input_tokens,
                 "gen_ai.usage.output_tokens": usage.output_tokens,
-                "gen_ai.usage.cache_read.input_tokens": usage.cached_input_tokens,
+                "gen_ai.usage.cache_read.input_tokens": usage.cache_read_tokens,
                 "gen_ai.usage.cache_creation.input_tokens": usage.cache_write_tokens,
                 "gen_ai.usage.reasoning.output_tokens": usage.reasoning_tokens,
             }
@@ -255,6 +278,10 @@ class _OTelObserver:
         cost = account.cost
         if cost is not None:
             span_attrs["streamkit.cost_usd"] = str(cost)
+        basis = account.cost_basis
+        if basis is not None:
+            span_attrs["streamkit.cost.model"] = basis.model
+            span_attrs["streamkit.cost.source"] = basis.source
         span_attrs["streamkit.attempts"] = attempts
         span_attrs["streamkit.provider"] = account.provider
         span.set_attributes({**common, **span_attrs})
@@ -278,6 +305,9 @@ class _OTelObserver:
         self._duration.record(duration, duration_attrs)
         if ttfc is not None:
             self._ttfc.record(ttfc, common)
+        if chunk_gap is not None:
+            for _ in range(min(chunk_gaps, _MAX_CHUNK_RECORDS)):
+                self._tpoc.record(chunk_gap, common)
         if cost is not None and cost > 0:
             self._cost.add(float(cost), common)
 

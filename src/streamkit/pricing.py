@@ -1,23 +1,39 @@
-"""Model prices: USD per million tokens, as exact ``Decimal`` money.
+"""Model prices: USD per million tokens, as exact ``Decimal`` money, with provenance.
 
-A :class:`PriceTable` maps model names to :class:`ModelPrice` entries. The
-default table ships with streamkit as ``streamkit/prices.json``; every entry
-names its ``source`` (the provider's pricing page) and the date it was
-``checked``. Prices change: override or extend the table from code
-(:meth:`PriceTable.with_prices`) or from your own JSON file
-(:meth:`PriceTable.load`).
+Two layers decide the price of a model:
 
-Cost of a usage (all token counts from :class:`~streamkit.usage.Usage`, whose
-``input_tokens`` include cached and cache-write tokens)::
+1. **Overrides**: a :class:`PriceTable` of :class:`ModelPrice` entries, each naming
+   its ``source`` and the date it was ``checked``. streamkit ships the prices it
+   verified where the data below is behind (``streamkit/prices.json``: DeepSeek);
+   add your own (:meth:`PriceTable.with_prices`, :meth:`PriceTable.load`) and map
+   Azure deployment names to models (:meth:`PriceTable.with_deployments`).
+2. **genai-prices** (https://github.com/pydantic/genai-prices), a dependency: every
+   other model it knows (thousands, dozens of providers), with tiers, cache reads and
+   5-minute/1-hour cache writes, audio/image tokens, web-search fees, service-tier
+   variants and price history. :meth:`PriceTable.default` uses it; tables built
+   from your own entries alone do not (``genai_prices=True`` turns it on).
 
-    cost_usd = ( (input - cached - cache_write) * input_price
-               + cached * cached_input_price
-               + cache_write * cache_write_price
+:meth:`PriceTable.match` finds the price of a name: a deployment name, a dated
+snapshot (``gpt-4o-2024-08-06``), a ``provider/model`` name (``openai/gpt-4.1``)
+or ``models/...``. The :class:`PriceMatch` it returns prices a
+:class:`~streamkit.usage.Usage` and says where its price comes from
+(:class:`CostBasis`, recorded on every :class:`~streamkit.StreamResult`).
+
+Cost of a usage at an override entry (token counts from
+:class:`~streamkit.usage.Usage`, whose ``input_tokens`` include cache reads and
+writes)::
+
+    cost_usd = ( (input - cache_read - cache_write) * input_price
+               + cache_read * cached_input_price
+               + (cache_write - cache_write_1h) * cache_write_price
+               + cache_write_1h * cache_write_1h_price
                + output * output_price ) / 1_000_000
 
-The tier (e.g. Gemini 2.5 Pro and Claude Sonnet 4.5 above 200k input tokens) is
-chosen by ``input_tokens``. A ``None`` cached-input or cache-write price means
-those tokens are charged at the input price. Unknown buckets count as 0 tokens.
+The tier (e.g. above 200k input tokens) is chosen by ``input_tokens``. A ``None``
+cached-input or cache-write price means those tokens are charged at the input
+price; a ``None`` 1-hour price, at the (5-minute) cache-write price. Unknown buckets
+count as 0 tokens. Override entries price tokens only; genai-prices also prices
+audio/image tokens, web searches and service tiers.
 
 An unknown model's cost is ``None`` (never 0) and emits one
 :class:`UnknownModelWarning` per model name per table.
@@ -30,19 +46,22 @@ import re
 import threading
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Context, Decimal
 from importlib import resources
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from streamkit import _genai_prices
 from streamkit.usage import Usage
 
 __all__ = [
+    "CostBasis",
     "ModelPrice",
+    "PriceMatch",
     "PriceTable",
     "PriceTier",
     "UnknownModelWarning",
@@ -129,7 +148,11 @@ class PriceTier(BaseModel):
     cached_input: Decimal | None = Field(default=None, ge=0)
     """USD per 1M input tokens read from the prompt cache (``None``: the input price)."""
     cache_write: Decimal | None = Field(default=None, ge=0)
-    """USD per 1M input tokens written to the prompt cache (``None``: the input price)."""
+    """USD per 1M input tokens written to the prompt cache with the default (Anthropic:
+    5-minute) lifetime (``None``: the input price)."""
+    cache_write_1h: Decimal | None = Field(default=None, ge=0)
+    """USD per 1M input tokens written to the prompt cache for 1 hour (Anthropic: 2x
+    input; ``None``: the ``cache_write`` price)."""
     output: Decimal = Field(ge=0)
     """USD per 1M output tokens (reasoning tokens included)."""
 
@@ -141,15 +164,18 @@ class PriceTier(BaseModel):
         """
         ctx = MONEY_CONTEXT
         input_tokens = usage.input_tokens or 0
-        cached = usage.cached_input_tokens or 0
-        written = usage.cache_write_tokens or 0
+        cached = usage.cache_read_tokens or 0
+        written_1h = usage.cache_write_1h_tokens or 0
+        written = max(usage.cache_write_tokens or 0, written_1h)  # 1h writes are part of it
         output = usage.output_tokens or 0
         uncached = max(input_tokens - cached - written, 0)
         cached_price = self.input if self.cached_input is None else self.cached_input
         write_price = self.input if self.cache_write is None else self.cache_write
+        write_1h_price = write_price if self.cache_write_1h is None else self.cache_write_1h
         total = ctx.multiply(self.input, uncached)
         total = ctx.add(total, ctx.multiply(cached_price, cached))
-        total = ctx.add(total, ctx.multiply(write_price, written))
+        total = ctx.add(total, ctx.multiply(write_price, written - written_1h))
+        total = ctx.add(total, ctx.multiply(write_1h_price, written_1h))
         total = ctx.add(total, ctx.multiply(self.output, output))
         return total.scaleb(-6, ctx)
 
@@ -174,6 +200,9 @@ class ModelPrice(BaseModel):
     cache_write: Decimal | None = Field(default=None, ge=0)
     """USD per 1M cache-write tokens (``None``: the input price). Anthropic's
     5-minute cache write price (1.25 x input)."""
+    cache_write_1h: Decimal | None = Field(default=None, ge=0)
+    """USD per 1M tokens written to the cache for 1 hour (Anthropic: 2 x input;
+    ``None``: the ``cache_write`` price)."""
     output: Decimal = Field(ge=0)
     """USD per 1M output tokens (reasoning tokens included)."""
     aliases: tuple[str, ...] = ()
@@ -181,7 +210,8 @@ class ModelPrice(BaseModel):
     tiers: tuple[PriceTier, ...] = ()
     """Higher tiers by input tokens (e.g. above 200k), ascending."""
     source: str = "user"
-    """Where the prices come from: the provider's pricing page URL, or ``"user"``."""
+    """Where the prices come from: the provider's pricing page URL, ``"user"``, or
+    ``"genai-prices <version>"`` for a view of genai-prices data."""
     checked: date | None = None
     """When the prices were last checked against ``source``."""
 
@@ -201,6 +231,7 @@ class ModelPrice(BaseModel):
             input=self.input,
             cached_input=self.cached_input,
             cache_write=self.cache_write,
+            cache_write_1h=self.cache_write_1h,
             output=self.output,
         )
 
@@ -257,28 +288,188 @@ def _resolve(
     return None
 
 
-class PriceTable:
-    """Prices per model, with aliases and a lookup that understands snapshots.
+PriceData = Literal["override", "genai-prices"]
+"""Which layer a price came from: an override entry, or genai-prices."""
 
-    Lookup of a model name (case-insensitive), first match wins:
 
-    1. a canonical name (``gpt-4.1``) or an alias (``deepseek-chat``);
-    2. the same after dropping a ``vendor/`` or ``models/`` prefix and a dated
-       snapshot suffix (``gpt-4o-2024-08-06`` -> ``gpt-4o``,
-       ``claude-sonnet-4-5-20250929`` -> ``claude-sonnet-4-5`` -> ``claude-sonnet-4.5``).
+class CostBasis(BaseModel):
+    """Where the price of a stream came from: which model, provider, source and data.
 
-    A snapshot priced differently from its family (e.g. ``gpt-4o-2024-05-13``)
-    needs its own entry: explicit names always win over the fallback.
-
-    Tables are immutable: :meth:`with_prices` returns a new table. They are safe
-    to share between threads.
-
-    Args:
-        prices: the entries. Raises ``ValueError`` on a duplicate name or an alias
-            that names another model.
+    Recorded on every :class:`~streamkit.StreamResult` (``result.cost_basis``) and
+    cost report row, so that a bill can be traced to a price list.
     """
 
-    def __init__(self, prices: Iterable[ModelPrice] = ()) -> None:
+    model_config = ConfigDict(frozen=True)
+
+    model: str
+    """The model whose price was used (genai-prices' id, or the override entry's name)."""
+    provider: str | None = None
+    """Who sells it at that price (``openai``, ``anthropic``, ``google``, ``x-ai``, ...)."""
+    looked_up: str
+    """The name that was looked up (e.g. the response's ``gpt-4o-2024-08-06``)."""
+    from_response: bool = False
+    """True when the name came from the response (the model that actually answered),
+    False when it is the requested name (no response model, or it has no price)."""
+    data: PriceData
+    """``override`` (a :class:`PriceTable` entry) or ``genai-prices``."""
+    source: str
+    """The pricing page (URL), or ``"user"`` for your own override entries."""
+    data_version: str | None = None
+    """``"genai-prices 0.2.5"`` (plus the update time of a fetched snapshot), or the
+    date an override entry was checked (ISO); ``None`` for undated user prices."""
+    priced_at: datetime
+    """The time the prices apply to (genai-prices keeps price history; UTC)."""
+    service_tier: str | None = None
+    """The non-standard service tier priced (``flex``, ``priority``, ``batch``)."""
+
+
+class PriceMatch:
+    """The price of one model at one time, as :meth:`PriceTable.match` found it.
+
+    :meth:`cost` prices a usage exactly (genai-prices' ``calc_price`` for its models,
+    :meth:`ModelPrice.cost` for override entries); :attr:`price` shows the token
+    prices as a :class:`ModelPrice` (base tier and tiers by input tokens).
+    """
+
+    __slots__ = ("_genai", "_last", "looked_up", "price", "priced_at")
+
+    def __init__(
+        self,
+        price: ModelPrice,
+        *,
+        looked_up: str,
+        priced_at: datetime,
+        genai: _genai_prices.GenaiModel | None = None,
+    ) -> None:
+        self.price = price
+        """The token prices (USD per 1M): the override entry, or a view of genai-prices."""
+        self.looked_up = looked_up
+        """The name that was looked up."""
+        self.priced_at = priced_at
+        """The time the prices apply to."""
+        self._genai = genai
+        self._last: tuple[Usage, str | None, Decimal] | None = None
+
+    @property
+    def data(self) -> PriceData:
+        """``override`` or ``genai-prices``."""
+        return "override" if self._genai is None else "genai-prices"
+
+    @property
+    def model(self) -> str:
+        """The priced model's name."""
+        return self.price.model
+
+    @property
+    def provider(self) -> str | None:
+        """Who sells it at this price."""
+        return self.price.provider
+
+    def cost(self, usage: Usage, *, service_tier: str | None = None) -> Decimal:
+        """Cost in USD of ``usage`` (exact ``Decimal``).
+
+        Args:
+            usage: the token counts.
+            service_tier: the tier to price when ``usage`` names none (genai-prices
+                prices ``flex``/``priority``/``batch`` where it knows them; override
+                entries have one price).
+        """
+        tier = usage.service_tier or service_tier
+        last = self._last
+        if last is not None and last[0] == usage and last[1] == tier:
+            return last[2]
+        if self._genai is None:
+            cost = self.price.cost(usage)
+        else:
+            cost = _genai_prices.total_price(
+                self._genai, usage, at=self.priced_at, service_tier=tier
+            )
+        self._last = (usage, tier, cost)
+        return cost
+
+    def basis(self, *, from_response: bool, service_tier: str | None = None) -> CostBasis:
+        """The :class:`CostBasis` of this match."""
+        genai = self._genai
+        price = self.price
+        if genai is None:
+            source = price.source
+            version = price.checked.isoformat() if price.checked is not None else None
+        else:
+            source = _genai_prices.pricing_url(genai)
+            version = _genai_prices.data_version()
+        return CostBasis(
+            model=price.model,
+            provider=price.provider,
+            looked_up=self.looked_up,
+            from_response=from_response,
+            data=self.data,
+            source=source,
+            data_version=version,
+            priced_at=self.priced_at,
+            service_tier=service_tier,
+        )
+
+    def __repr__(self) -> str:
+        return f"PriceMatch({self.looked_up!r} -> {self.model!r}, {self.data})"
+
+
+#: Dialect -> the genai-prices provider it talks to (OpenAI-compatible chat is spoken
+#: by many vendors, so it names none).
+DIALECT_PROVIDERS: dict[str, str] = {
+    "anthropic-messages": "anthropic",
+    "gemini": "google",
+    "openai-responses": "openai",
+}
+
+
+def _split_name(model: str) -> tuple[str, str | None, str]:
+    """``(name, provider prefix, bare name)`` of a model name as given."""
+    name = model.strip()
+    if name.lower().startswith("models/"):
+        name = name[len("models/") :]
+    prefix, sep, bare = name.partition("/")
+    if sep and prefix and bare:
+        return name, prefix.lower(), bare
+    return name, None, name
+
+
+class PriceTable:
+    """Prices per model: the override entries, optionally over genai-prices.
+
+    Lookup of a model name (case-insensitive; :meth:`match`), first match wins:
+
+    1. a deployment name (:meth:`with_deployments`) is replaced by its model;
+    2. an override entry: its canonical name (``deepseek-v3.2``) or an alias
+       (``deepseek-chat``), also after dropping a ``vendor/`` or ``models/`` prefix
+       and a dated snapshot suffix (``gpt-4o-2024-08-06`` -> ``gpt-4o``,
+       ``claude-sonnet-4-5-20250929`` -> ``claude-sonnet-4-5``);
+    3. with ``genai_prices=True``: genai-prices, at the provider a ``provider/``
+       prefix names, then at the provider of ``api_url``, then at the dialect's
+       provider, then wherever genai-prices finds the model.
+
+    A snapshot priced differently from its family (e.g. ``gpt-4o-2024-05-13``)
+    needs its own override entry: explicit names always win over the fallback.
+
+    Tables are immutable: :meth:`with_prices` and :meth:`with_deployments` return
+    new tables. They are safe to share between threads. Iterating a table, ``len``
+    and :attr:`models` cover the override entries; :meth:`listing` covers both layers.
+
+    Args:
+        prices: the override entries. Raises ``ValueError`` on a duplicate name or an
+            alias that names another model.
+        deployments: deployment name -> model name (Azure OpenAI deployments, relay
+            aliases), looked up before anything else.
+        genai_prices: fall back to genai-prices for models without an entry
+            (:meth:`default` turns it on).
+    """
+
+    def __init__(
+        self,
+        prices: Iterable[ModelPrice] = (),
+        *,
+        deployments: Mapping[str, str] | None = None,
+        genai_prices: bool = False,
+    ) -> None:
         self._prices: dict[str, ModelPrice] = {}
         self._aliases: dict[str, str] = {}
         for price in prices:
@@ -295,6 +486,12 @@ class PriceTable:
                 if akey in self._prices or (owner is not None and owner != key):
                     raise ValueError(f"alias {alias!r} of {price.model!r} names another model")
                 self._aliases[akey] = key
+        self._deployments = {
+            name.strip().lower(): model.strip() for name, model in (deployments or {}).items()
+        }
+        if any(not model for model in self._deployments.values()):
+            raise ValueError("a deployment must name a model")
+        self._genai = genai_prices
         self._warned: set[str] = set()
         self._lock = threading.Lock()
 
@@ -302,11 +499,37 @@ class PriceTable:
 
     @classmethod
     def default(cls) -> PriceTable:
-        """The table shipped with streamkit (``streamkit/prices.json``).
+        """Streamkit's override entries (``streamkit/prices.json``) over genai-prices.
 
         Each call returns a new table (with its own once-per-model warnings).
         """
-        return cls(_default_prices())
+        return cls(_default_prices(), genai_prices=True)
+
+    @property
+    def genai_prices(self) -> bool:
+        """True when models without an entry fall back to genai-prices."""
+        return self._genai
+
+    @property
+    def deployments(self) -> dict[str, str]:
+        """Deployment name (lower case) -> model name."""
+        return dict(self._deployments)
+
+    def with_deployments(self, deployments: Mapping[str, str]) -> PriceTable:
+        """Return a new table that prices these deployment names as their models.
+
+        Azure OpenAI requests name a *deployment* (``my-gpt4o-eu``), not a model;
+        ``{"my-gpt4o-eu": "gpt-4o"}`` prices it as gpt-4o (the response's model
+        name, when it has a price, still wins).
+
+        Raises:
+            ValueError: an empty model name.
+        """
+        return PriceTable(
+            self._prices.values(),
+            deployments={**self._deployments, **deployments},
+            genai_prices=self._genai,
+        )
 
     @classmethod
     def load(cls, path: str | PathLike[str]) -> PriceTable:
@@ -351,11 +574,16 @@ class PriceTable:
         if currency != "USD":
             raise ValueError(f"price tables are in USD, got currency {currency!r}")
         models = data.get("models")
+        deployments = data.get("deployments") or {}
+        if not isinstance(deployments, Mapping):
+            raise ValueError("'deployments' maps deployment names to model names")
         if isinstance(models, Mapping):
-            return cls(_parse_entry(name, entry) for name, entry in models.items())
-        if isinstance(models, list):
-            return cls(_parse_entry(None, entry) for entry in models)
-        raise ValueError("a price table needs a 'models' list or mapping")
+            entries = [_parse_entry(name, entry) for name, entry in models.items()]
+        elif isinstance(models, list):
+            entries = [_parse_entry(None, entry) for entry in models]
+        else:
+            raise ValueError("a price table needs a 'models' list or mapping")
+        return cls(entries, deployments={str(k): str(v) for k, v in deployments.items()})
 
     def with_prices(
         self,
@@ -371,7 +599,9 @@ class PriceTable:
                 gives (e.g. ``{"gpt-4.1": {"output": "7.50"}}``), and then, unless
                 it gives ``source``, the entry's ``source`` becomes ``"user"`` and
                 ``checked`` ``None``; a :class:`ModelPrice` replaces it. Other names
-                are added (a mapping then needs at least ``input`` and ``output``).
+                are added (a mapping then needs at least ``input`` and ``output``,
+                unless genai-prices knows the model: then the mapping overrides the
+                fields it gives of genai-prices' base prices; tiers are dropped).
                 Values are USD per 1M tokens (``Decimal``, ``str`` or ``int``).
 
         Raises:
@@ -385,6 +615,13 @@ class PriceTable:
         for name, value in items:
             key = _resolve(entries, _alias_map(entries), name)
             existing = entries.get(key) if key is not None else None
+            if existing is None and not isinstance(value, ModelPrice):
+                view = self._genai_view(name)  # override part of a genai-prices model
+                if view is not None:
+                    key = view.model.lower()
+                    spelled = name.strip()
+                    aliases = () if spelled.lower() == key else (spelled,)
+                    existing = view.model_copy(update={"aliases": aliases, "tiers": ()})
             if isinstance(value, ModelPrice):
                 if existing is not None and key is not None:
                     update: dict[str, Any] = {"model": existing.model}
@@ -405,22 +642,93 @@ class PriceTable:
             else:
                 new = _parse_entry(name, value)
                 entries[new.model.lower()] = new
-        return PriceTable(entries.values())
+        return PriceTable(entries.values(), deployments=self._deployments, genai_prices=self._genai)
 
     # ---- lookup ------------------------------------------------------------------------
 
+    def match(
+        self,
+        model: str,
+        *,
+        dialect: str | None = None,
+        api_url: str | None = None,
+        at: datetime | None = None,
+    ) -> PriceMatch | None:
+        """Find the price of ``model`` (any accepted spelling; see the class docstring).
+
+        Never warns (:meth:`price_or_warn` does).
+
+        Args:
+            model: the model name as requested or as a response named it.
+            dialect: the streamkit dialect that talked to it (``anthropic-messages``
+                prices at Anthropic, ``gemini`` at Google, ``openai-responses`` at
+                OpenAI); helps genai-prices pick the seller.
+            api_url: the base URL the request went to; genai-prices knows the API
+                URLs of the providers it prices (Azure, OpenRouter, Groq, ...).
+            at: the time the prices apply to (default: now, UTC).
+
+        Returns:
+            The match, or ``None`` when neither layer knows the model.
+        """
+        when = at if at is not None else datetime.now(tz=UTC)
+        name = model.strip()
+        target = self._deployments.get(name.lower())
+        if target is not None:
+            name = target
+        key = _resolve(self._prices, self._aliases, name)
+        if key is not None:
+            return PriceMatch(self._prices[key], looked_up=model, priced_at=when)
+        if not self._genai:
+            return None
+        found = self._find_genai(name, dialect=dialect, api_url=api_url)
+        if found is None:
+            return None
+        fields = _genai_prices.view_fields(found, when)
+        if fields is None:
+            return None
+        return PriceMatch(
+            ModelPrice.model_validate(fields), looked_up=model, priced_at=when, genai=found
+        )
+
+    def _find_genai(
+        self, name: str, *, dialect: str | None = None, api_url: str | None = None
+    ) -> _genai_prices.GenaiModel | None:
+        name, prefix, bare = _split_name(name)
+        attempts: list[tuple[str, str | None, str | None]] = []
+        if prefix is not None:
+            attempts.append((bare, prefix, None))
+        if api_url:
+            attempts += [(name, None, api_url), (bare, None, api_url)]
+        hint = DIALECT_PROVIDERS.get(dialect or "")
+        if hint is not None:
+            attempts.append((bare, hint, None))
+        attempts += [(name, None, None), (bare, None, None)]
+        for ref, provider, url in dict.fromkeys(attempts):
+            found = _genai_prices.find(ref, provider_id=provider, api_url=url)
+            if found is not None:
+                return found
+        return None
+
+    def _genai_view(self, model: str) -> ModelPrice | None:
+        if not self._genai:
+            return None
+        found = self._find_genai(model)
+        fields = _genai_prices.view_fields(found) if found is not None else None
+        return None if fields is None else ModelPrice.model_validate(fields)
+
     def resolve(self, model: str) -> str | None:
         """The canonical name ``model`` resolves to, or ``None`` when unknown."""
-        key = _resolve(self._prices, self._aliases, model)
-        return None if key is None else self._prices[key].model
+        found = self.match(model)
+        return None if found is None else found.model
 
     def get(self, model: str) -> ModelPrice | None:
         """The prices of ``model`` (any accepted spelling), ``None`` when unknown.
 
-        Never warns; :meth:`cost` does.
+        An override entry, or a view of genai-prices' current prices (``source``
+        ``"genai-prices <version>"``). Never warns; :meth:`cost` does.
         """
-        key = _resolve(self._prices, self._aliases, model)
-        return None if key is None else self._prices[key]
+        found = self.match(model)
+        return None if found is None else found.price
 
     def price_or_warn(self, model: str, *, stacklevel: int = 2) -> ModelPrice | None:
         """Like :meth:`get`, but warn once per model name when it is unknown.
@@ -430,21 +738,25 @@ class PriceTable:
         """
         price = self.get(model)
         if price is None:
-            with self._lock:
-                first = model not in self._warned
-                self._warned.add(model)
-            if first:
-                warnings.warn(
-                    UnknownModelWarning(
-                        f"no price for model {model!r}: its cost is None, not 0; "
-                        "add it with PriceTable.with_prices({...})"
-                    ),
-                    stacklevel=stacklevel + 1,
-                )
+            self.warn_unknown(model, stacklevel=stacklevel + 1)
         return price
 
+    def warn_unknown(self, model: str, *, stacklevel: int = 2) -> None:
+        """Emit :class:`UnknownModelWarning` for ``model`` unless this table already did."""
+        with self._lock:
+            first = model not in self._warned
+            self._warned.add(model)
+        if first:
+            warnings.warn(
+                UnknownModelWarning(
+                    f"no price for model {model!r}: its cost is None, not 0; "
+                    "add it with PriceTable.with_prices({...})"
+                ),
+                stacklevel=stacklevel + 1,
+            )
+
     def cost(self, model: str, usage: Usage) -> Decimal | None:
-        """Cost in USD of ``usage`` on ``model`` (exact ``Decimal``).
+        """Cost in USD of ``usage`` on ``model`` now (exact ``Decimal``).
 
         Returns:
             The cost, or ``None`` when the model is unknown (never 0).
@@ -452,8 +764,45 @@ class PriceTable:
         Warns:
             UnknownModelWarning: once per unknown model name per table.
         """
-        price = self.price_or_warn(model, stacklevel=2)
-        return None if price is None else price.cost(usage)
+        found = self.match(model)
+        if found is None:
+            self.warn_unknown(model, stacklevel=2)
+            return None
+        return found.cost(usage)
+
+    def listing(self, *, provider: str | None = None, model: str | None = None) -> list[ModelPrice]:
+        """Every price this table gives: the override entries, then genai-prices' models.
+
+        A genai-prices model that an override entry replaces (same name, same
+        provider) is left out; so are models without a token price. genai-prices'
+        models come sorted by provider, then model.
+
+        Args:
+            provider: only this provider's models (``openai``, ``anthropic``, ...).
+            model: only the model this name resolves to (see :meth:`match`).
+        """
+        if model is not None:
+            found = self.get(model)
+            if found is None or (provider is not None and found.provider != provider):
+                return []
+            return [found]
+        wanted = provider.lower() if provider is not None else None
+        out = [p for p in self._prices.values() if wanted is None or p.provider == wanted]
+        if not self._genai:
+            return out
+        now = datetime.now(tz=UTC)
+        views = []
+        for item in _genai_prices.iter_models():
+            if wanted is not None and item.provider.id != wanted:
+                continue
+            key = _resolve(self._prices, self._aliases, item.model.id)
+            if key is not None and self._prices[key].provider in (None, item.provider.id):
+                continue
+            fields = _genai_prices.view_fields(item, now)
+            if fields is not None:
+                views.append(ModelPrice.model_validate(fields))
+        views.sort(key=lambda p: (p.provider or "", p.model))
+        return out + views
 
     def __contains__(self, model: object) -> bool:
         return isinstance(model, str) and self.get(model) is not None
@@ -465,7 +814,8 @@ class PriceTable:
         return len(self._prices)
 
     def __repr__(self) -> str:
-        return f"PriceTable({len(self)} models: {', '.join(self.models)})"
+        layer = " over genai-prices" if self._genai else ""
+        return f"PriceTable({len(self)} models: {', '.join(self.models)}{layer})"
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -475,13 +825,16 @@ class PriceTable:
     # ---- export ------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """The table as JSON-ready data (prices as decimal strings), loadable again."""
-        return {
+        """The override entries as JSON-ready data (prices as decimal strings), loadable again."""
+        data: dict[str, Any] = {
             "format": _FORMAT,
             "currency": "USD",
             "unit": "USD per 1,000,000 tokens",
             "models": [p.model_dump(mode="json") for p in self._prices.values()],
         }
+        if self._deployments:
+            data["deployments"] = dict(self._deployments)
+        return data
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The table as JSON text (see :meth:`to_dict`)."""

@@ -137,6 +137,7 @@ class Reassembler:
         self._past_usage: Usage | None = None
         self._delivered_chars = 0
         self._attempt_chars = 0
+        self._attempt_output: list[str] = []
         self.attempts = 0
         """How many attempts :meth:`begin_attempt` started."""
 
@@ -160,6 +161,7 @@ class Reassembler:
         self._dropping_id = False
         self._last_id_events = ("", [])
         self._attempt_chars = 0
+        self._attempt_output = []  # a new list: estimators cache by identity
         if mode != "continue":
             self._next_seq = None
             self._pending.clear()
@@ -216,6 +218,15 @@ class Reassembler:
     def attempt_chars(self) -> int:
         """Characters delivered by the current attempt (for usage estimates)."""
         return self._attempt_chars
+
+    @property
+    def attempt_output(self) -> list[str]:
+        """The pieces of text, reasoning, refusal and tool arguments of the current attempt.
+
+        Append-only during an attempt (a new list for each attempt); the cost tracker
+        estimates their tokens while no usage covers them. Read, do not modify.
+        """
+        return self._attempt_output
 
     @property
     def attempt_usage(self) -> Usage | None:
@@ -357,7 +368,7 @@ class Reassembler:
                     continue
                 ch.text.append(text)
                 ch.text_chars += len(text)
-                self._count(len(text))
+                self._count(text)
                 out.append(event if text is event.text else TextDelta(text=text, index=event.index))
             elif isinstance(event, ToolCallDelta):
                 routed = self._tool(event, replay)
@@ -375,7 +386,7 @@ class Reassembler:
                     continue
                 ch.reasoning.append(text)
                 ch.reasoning_chars += len(text)
-                self._count(len(text))
+                self._count(text)
                 out.append(
                     event if text is event.text else ReasoningDelta(text=text, index=event.index)
                 )
@@ -388,7 +399,7 @@ class Reassembler:
                     ch.refusal = []
                 ch.refusal.append(text)
                 ch.refusal_chars += len(text)
-                self._count(len(text))
+                self._count(text)
                 out.append(
                     event if text is event.text else RefusalDelta(text=text, index=event.index)
                 )
@@ -430,9 +441,11 @@ class Reassembler:
                     "an event re-sent under an already delivered id carries new text"
                 )
 
-    def _count(self, n: int) -> None:
+    def _count(self, piece: str) -> None:
+        n = len(piece)
         self._delivered_chars += n
         self._attempt_chars += n
+        self._attempt_output.append(piece)
 
     def _choice(self, index: int) -> _Choice:
         ch = self._choices.get(index)
@@ -484,7 +497,7 @@ class Reassembler:
         if args:
             tool.arguments.append(args)
             tool.chars += len(args)
-            self._count(len(args))
+            self._count(args)
         if not args and name is None and call_id is None and not new_call:
             return None
         if args is event.arguments and name is event.name and call_id is event.id:
@@ -511,6 +524,7 @@ class Reassembler:
         response_id: str | None = None,
         metrics: StreamMetrics | None = None,
         cost: object = None,
+        cost_basis: object = None,
         complete: bool = False,
         attempts: int | None = None,
         extras: ProviderExtras | None = None,
@@ -553,6 +567,7 @@ class Reassembler:
                 "response_id": response_id,
                 "usage": self.usage,
                 "cost": cost,
+                "cost_basis": cost_basis,
                 "metrics": metrics or StreamMetrics(),
                 "attempts": attempts if attempts is not None else max(self.attempts, 1),
                 "complete": complete,

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from streamkit.extras import ProviderExtras
 from streamkit.metrics import StreamMetrics
+from streamkit.pricing import CostBasis
 from streamkit.usage import Usage
 
 __all__ = ["ChoiceResult", "StreamResult", "ToolCall"]
@@ -75,7 +76,11 @@ class StreamResult(BaseModel):
     """Token usage: reported by the provider, summed over attempts that billed;
     ``None`` when nothing is known."""
     cost: Decimal | None = None
-    """Cost in USD of all attempts, ``None`` when the model's price is unknown."""
+    """Cost in USD of all attempts, ``None`` when the model's price is unknown. Known
+    with or without a :class:`~streamkit.CostTracker` (default prices: genai-prices
+    under streamkit's overrides), priced by the model the response names."""
+    cost_basis: CostBasis | None = None
+    """Which model, provider, price source and data version :attr:`cost` comes from."""
     metrics: StreamMetrics = Field(default_factory=StreamMetrics)
     attempts: int = 1
     """HTTP attempts made for this logical stream."""

@@ -24,12 +24,33 @@ Unknown is ``None``, never ``0``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
-__all__ = ["CHARS_PER_TOKEN", "Usage", "estimate_usage"]
+__all__ = ["CHARS_PER_TOKEN", "COUNT_FIELDS", "Usage", "estimate_usage", "nonstandard_tier"]
+
+#: The token (and request) counts of a :class:`Usage`, in display order. Every
+#: one is ``int | None``; sums and merges treat them alike.
+COUNT_FIELDS: tuple[str, ...] = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "input_audio_tokens",
+    "input_image_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "output_audio_tokens",
+    "output_image_tokens",
+    "total_tokens",
+    "web_searches",
+)
+
+#: Service tiers that are the standard price (not recorded on :class:`Usage`).
+_STANDARD_TIERS = frozenset({"", "auto", "default", "standard", "on_demand"})
 
 
 def _add(a: int | None, b: int | None) -> int | None:
@@ -40,10 +61,27 @@ def _add(a: int | None, b: int | None) -> int | None:
     return a + b
 
 
+def _deprecated_cached_input(stacklevel: int) -> None:
+    warnings.warn(
+        "Usage.cached_input_tokens is deprecated: use cache_read_tokens (same meaning, the "
+        "name genai-prices and OpenTelemetry use)",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+
+
 class Usage(BaseModel):
     """Token counts of one response (or a sum of several).
 
-    All counts are numbers of tokens; ``None`` means the provider did not say.
+    All counts are numbers of tokens (``web_searches``: of searches); ``None``
+    means the provider did not say. Sub-buckets are part of their parent:
+    ``cache_read_tokens``, ``cache_write_tokens``, ``input_audio_tokens`` and
+    ``input_image_tokens`` are part of ``input_tokens``; ``cache_write_1h_tokens``
+    of ``cache_write_tokens``; ``reasoning_tokens``, ``output_audio_tokens`` and
+    ``output_image_tokens`` of ``output_tokens``.
+
+    ``cached_input_tokens`` is the deprecated name of ``cache_read_tokens``
+    (accepted by the constructor and readable, with a ``DeprecationWarning``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -51,30 +89,71 @@ class Usage(BaseModel):
     input_tokens: int | None = None
     """Every input (prompt) token, cached ones included (OpenAI ``prompt_tokens``;
     Anthropic ``input_tokens + cache_read_input_tokens + cache_creation_input_tokens``)."""
-    cached_input_tokens: int | None = None
-    """Input tokens read from the provider's prompt cache (part of ``input_tokens``)."""
+    cache_read_tokens: int | None = None
+    """Input tokens read from the provider's prompt cache (part of ``input_tokens``).
+    Formerly ``cached_input_tokens``."""
     cache_write_tokens: int | None = None
-    """Input tokens written to the prompt cache (Anthropic ``cache_creation_input_tokens``;
-    part of ``input_tokens``)."""
+    """Input tokens written to the prompt cache, every lifetime (Anthropic
+    ``cache_creation_input_tokens``; part of ``input_tokens``)."""
+    cache_write_1h_tokens: int | None = None
+    """The part of ``cache_write_tokens`` written with a 1-hour lifetime (Anthropic
+    ``cache_creation.ephemeral_1h_input_tokens``, billed at 2x input instead of the
+    5-minute 1.25x). ``None`` when not reported or zero."""
+    input_audio_tokens: int | None = None
+    """Audio input tokens (part of ``input_tokens``); ``None`` when not reported or zero."""
+    input_image_tokens: int | None = None
+    """Image input tokens (part of ``input_tokens``); ``None`` when not reported or zero."""
     output_tokens: int | None = None
     """Every generated token, reasoning tokens included (OpenAI ``completion_tokens``)."""
     reasoning_tokens: int | None = None
     """Generated reasoning ("thinking") tokens (part of ``output_tokens``)."""
+    output_audio_tokens: int | None = None
+    """Audio output tokens (part of ``output_tokens``); ``None`` when not reported or zero."""
+    output_image_tokens: int | None = None
+    """Image output tokens (part of ``output_tokens``); ``None`` when not reported or zero."""
     total_tokens: int | None = None
     """``input_tokens + output_tokens`` as the provider reported it (or computed)."""
+    web_searches: int | None = None
+    """Server-side web searches the provider ran and bills per search (Anthropic
+    ``server_tool_use.web_search_requests``); ``None`` when not reported or zero."""
+    service_tier: str | None = None
+    """The service tier that served the request when it is not the standard one
+    (``flex``, ``priority``, ``batch``; it changes the price). ``None`` for the
+    standard tier or when not reported."""
     estimated: bool = False
     """True when the counts were estimated by streamkit (e.g. an attempt that broke
     before the provider sent its usage), not reported by the provider."""
 
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_fields(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and "cached_input_tokens" in data:
+            _deprecated_cached_input(4)  # the caller of Usage(...)
+            data = dict(data)
+            value = data.pop("cached_input_tokens")
+            if data.setdefault("cache_read_tokens", value) != value:
+                raise ValueError(
+                    "give cache_read_tokens only (cached_input_tokens is its old name)"
+                )
+        return data
+
+    @property
+    def cached_input_tokens(self) -> int | None:
+        """Deprecated name of :attr:`cache_read_tokens` (warns ``DeprecationWarning``)."""
+        _deprecated_cached_input(3)
+        return self.cache_read_tokens
+
     def __add__(self, other: Usage) -> Usage:
-        """Sum two usages bucket by bucket (``None`` + n = n); estimated if either is."""
+        """Sum two usages bucket by bucket (``None`` + n = n); estimated if either is.
+
+        The service tier is ``other``'s when it has one, else ``self``'s.
+        """
+        fields: dict[str, Any] = {
+            name: _add(getattr(self, name), getattr(other, name)) for name in COUNT_FIELDS
+        }
         return Usage(
-            input_tokens=_add(self.input_tokens, other.input_tokens),
-            cached_input_tokens=_add(self.cached_input_tokens, other.cached_input_tokens),
-            cache_write_tokens=_add(self.cache_write_tokens, other.cache_write_tokens),
-            output_tokens=_add(self.output_tokens, other.output_tokens),
-            reasoning_tokens=_add(self.reasoning_tokens, other.reasoning_tokens),
-            total_tokens=_add(self.total_tokens, other.total_tokens),
+            **fields,
+            service_tier=other.service_tier or self.service_tier,
             estimated=self.estimated or other.estimated,
         )
 
@@ -106,14 +185,21 @@ class Usage(BaseModel):
         Mistral, OpenRouter, vLLM, Azure):
 
         - ``input_tokens`` = ``prompt_tokens`` (cached tokens are part of it);
-        - ``cached_input_tokens`` = ``prompt_tokens_details.cached_tokens``, else
+        - ``cache_read_tokens`` = ``prompt_tokens_details.cached_tokens``, else
           DeepSeek's ``prompt_cache_hit_tokens``;
         - ``output_tokens`` = ``completion_tokens`` (reasoning tokens are part of it);
-        - ``reasoning_tokens`` = ``completion_tokens_details.reasoning_tokens``.
+        - ``reasoning_tokens`` = ``completion_tokens_details.reasoning_tokens``;
+        - ``input_audio_tokens``/``input_image_tokens`` =
+          ``prompt_tokens_details.audio_tokens``/``image_tokens``,
+          ``output_audio_tokens``/``output_image_tokens`` =
+          ``completion_tokens_details.audio_tokens``/``image_tokens`` (when non-zero);
+        - ``service_tier`` = ``service_tier`` when the object carries it and it is not
+          the standard tier (OpenAI sends it on the chunk, next to ``usage``).
 
         Responses API (``response.usage``): ``input_tokens`` (includes
         ``input_tokens_details.cached_tokens``), ``output_tokens`` (includes
-        ``output_tokens_details.reasoning_tokens``).
+        ``output_tokens_details.reasoning_tokens``); the audio/image details the same
+        way under ``input_tokens_details``/``output_tokens_details``.
 
         Some OpenAI-compatible servers (xAI) report ``completion_tokens`` WITHOUT the
         reasoning tokens. That is detected when ``total_tokens`` equals prompt +
@@ -151,10 +237,14 @@ class Usage(BaseModel):
           cache_creation_input_tokens`` (``None`` when Anthropic sent no
           ``input_tokens``, as in an older ``message_delta.usage`` that only carries
           ``output_tokens``);
-        - ``cached_input_tokens`` = ``cache_read_input_tokens``;
-        - ``cache_write_tokens`` = ``cache_creation_input_tokens``;
+        - ``cache_read_tokens`` = ``cache_read_input_tokens``;
+        - ``cache_write_tokens`` = ``cache_creation_input_tokens`` (both lifetimes);
+        - ``cache_write_1h_tokens`` = ``cache_creation.ephemeral_1h_input_tokens`` (the
+          1-hour writes, billed at 2x input; the rest are 5-minute writes at 1.25x);
         - ``output_tokens`` = ``output_tokens`` (thinking tokens are part of it);
-        - ``reasoning_tokens`` = ``output_tokens_details.thinking_tokens`` if present.
+        - ``reasoning_tokens`` = ``output_tokens_details.thinking_tokens`` if present;
+        - ``web_searches`` = ``server_tool_use.web_search_requests`` (billed per search);
+        - ``service_tier`` = ``service_tier`` unless ``standard``.
 
         ``message_start.message.usage`` and ``message_delta.usage`` are cumulative:
         combine them with :meth:`updated`, which keeps the input counts of
@@ -169,6 +259,7 @@ class Usage(BaseModel):
 
         See Also:
             https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#tracking-cache-performance
+            https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#1-hour-cache-duration
         """
         return _from_anthropic(usage)
 
@@ -179,10 +270,13 @@ class Usage(BaseModel):
         - ``input_tokens`` = ``promptTokenCount + toolUsePromptTokenCount`` (the
           tool-use prompt, e.g. search grounding results, is input the model read;
           Gemini counts it in ``totalTokenCount`` outside ``promptTokenCount``);
-        - ``cached_input_tokens`` = ``cachedContentTokenCount`` (part of
+        - ``cache_read_tokens`` = ``cachedContentTokenCount`` (part of
           ``promptTokenCount``);
         - ``output_tokens`` = ``candidatesTokenCount + thoughtsTokenCount``;
         - ``reasoning_tokens`` = ``thoughtsTokenCount``;
+        - ``input_audio_tokens``/``input_image_tokens`` = the ``AUDIO``/``IMAGE``
+          entries of ``promptTokensDetails``, ``output_audio_tokens``/
+          ``output_image_tokens`` those of ``candidatesTokensDetails`` (when non-zero);
         - ``total_tokens`` = ``totalTokenCount``, else input + output.
 
         Every ``usageMetadata`` of a stream is cumulative: combine with
@@ -203,35 +297,38 @@ class Usage(BaseModel):
         return _from_gemini(usage)
 
     def _repr_markdown_(self) -> str:
-        """Notebook view: a one-row table of the token buckets."""
-        cells = [
+        """Notebook view: a one-row table of the token buckets (sub-buckets when known)."""
+        cells: list[tuple[str, int | None]] = [
             ("input", self.input_tokens),
-            ("cached input", self.cached_input_tokens),
+            ("cache read", self.cache_read_tokens),
             ("cache write", self.cache_write_tokens),
             ("output", self.output_tokens),
             ("reasoning", self.reasoning_tokens),
             ("total", self.total_tokens),
         ]
+        cells += [
+            (name.removesuffix("_tokens").replace("_", " "), getattr(self, name))
+            for name in (
+                "cache_write_1h_tokens",
+                "input_audio_tokens",
+                "input_image_tokens",
+                "output_audio_tokens",
+                "output_image_tokens",
+                "web_searches",
+            )
+            if getattr(self, name) is not None
+        ]
         head = "| " + " | ".join(name for name, _ in cells) + " |"
         rule = "|" + "---:|" * len(cells)
         row = "| " + " | ".join("n/a" if v is None else f"{v:,}" for _, v in cells) + " |"
         note = "\n\n*estimated*" if self.estimated else ""
-        return f"{head}\n{rule}\n{row}{note}"
+        tier = f"\n\n*service tier: {self.service_tier}*" if self.service_tier else ""
+        return f"{head}\n{rule}\n{row}{note}{tier}"
 
     @property
     def is_empty(self) -> bool:
-        """True when no bucket is known."""
-        return all(
-            v is None
-            for v in (
-                self.input_tokens,
-                self.cached_input_tokens,
-                self.cache_write_tokens,
-                self.output_tokens,
-                self.reasoning_tokens,
-                self.total_tokens,
-            )
-        )
+        """True when no count is known."""
+        return all(getattr(self, name) is None for name in COUNT_FIELDS)
 
 
 #: Characters per token used for estimates when no tokenizer is available
@@ -282,6 +379,21 @@ def _total(reported: int | None, input_tokens: int | None, output_tokens: int | 
     return None
 
 
+def _positive(value: int | None) -> int | None:
+    return value if value else None
+
+
+def nonstandard_tier(value: object) -> str | None:
+    """A service tier as :attr:`Usage.service_tier` records it: lower case, ``None`` if standard.
+
+    ``"flex"`` -> ``"flex"``; ``"default"``, ``"standard"``, ``"auto"``, ``""`` or a
+    non-string -> ``None``.
+    """
+    if isinstance(value, str) and value.strip().lower() not in _STANDARD_TIERS:
+        return value.strip().lower()
+    return None
+
+
 def _from_openai(u: Mapping[str, Any]) -> Usage:
     if "prompt_tokens" in u or "completion_tokens" in u:
         input_tokens = _int(u, "prompt_tokens")
@@ -289,10 +401,12 @@ def _from_openai(u: Mapping[str, Any]) -> Usage:
         cached = _int(u, "prompt_tokens_details", "cached_tokens")
         if cached is None:
             cached = _int(u, "prompt_cache_hit_tokens")
+        in_details, out_details = "prompt_tokens_details", "completion_tokens_details"
     else:  # Responses API
         input_tokens = _int(u, "input_tokens")
         output_tokens = _int(u, "output_tokens")
         cached = _int(u, "input_tokens_details", "cached_tokens")
+        in_details, out_details = "input_tokens_details", "output_tokens_details"
     if "completion_tokens_details" in u:
         details = "completion_tokens_details"
     else:
@@ -310,10 +424,15 @@ def _from_openai(u: Mapping[str, Any]) -> Usage:
             output_tokens += reasoning
     return Usage(
         input_tokens=input_tokens,
-        cached_input_tokens=cached,
+        cache_read_tokens=cached,
+        input_audio_tokens=_positive(_int(u, in_details, "audio_tokens")),
+        input_image_tokens=_positive(_int(u, in_details, "image_tokens")),
         output_tokens=output_tokens,
         reasoning_tokens=reasoning,
+        output_audio_tokens=_positive(_int(u, out_details, "audio_tokens")),
+        output_image_tokens=_positive(_int(u, out_details, "image_tokens")),
         total_tokens=_total(total, input_tokens, output_tokens),
+        service_tier=nonstandard_tier(u.get("service_tier")),
     )
 
 
@@ -325,12 +444,26 @@ def _from_anthropic(u: Mapping[str, Any]) -> Usage:
     output_tokens = _int(u, "output_tokens")
     return Usage(
         input_tokens=input_tokens,
-        cached_input_tokens=cache_read,
+        cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
+        cache_write_1h_tokens=_positive(_int(u, "cache_creation", "ephemeral_1h_input_tokens")),
         output_tokens=output_tokens,
         reasoning_tokens=_int(u, "output_tokens_details", "thinking_tokens"),
         total_tokens=_total(None, input_tokens, output_tokens),
+        web_searches=_positive(_int(u, "server_tool_use", "web_search_requests")),
+        service_tier=nonstandard_tier(u.get("service_tier")),
     )
+
+
+def _modality(details: Any, modality: str) -> int | None:
+    """The ``tokenCount`` of ``modality`` in a Gemini ``*TokensDetails`` list (0 -> None)."""
+    if not isinstance(details, list):
+        return None
+    total = 0
+    for entry in details:
+        if isinstance(entry, Mapping) and entry.get("modality") == modality:
+            total += _int(entry, "tokenCount") or 0
+    return total or None
 
 
 def _from_gemini(u: Mapping[str, Any]) -> Usage:
@@ -340,10 +473,16 @@ def _from_gemini(u: Mapping[str, Any]) -> Usage:
     thoughts = _int(u, "thoughtsTokenCount")
     input_tokens = _sum(prompt, tool_prompt)
     output_tokens = _sum(candidates, thoughts)
+    prompt_details = u.get("promptTokensDetails")
+    output_details = u.get("candidatesTokensDetails")
     return Usage(
         input_tokens=input_tokens,
-        cached_input_tokens=_int(u, "cachedContentTokenCount"),
+        cache_read_tokens=_int(u, "cachedContentTokenCount"),
+        input_audio_tokens=_modality(prompt_details, "AUDIO"),
+        input_image_tokens=_modality(prompt_details, "IMAGE"),
         output_tokens=output_tokens,
         reasoning_tokens=thoughts,
+        output_audio_tokens=_modality(output_details, "AUDIO"),
+        output_image_tokens=_modality(output_details, "IMAGE"),
         total_tokens=_total(_int(u, "totalTokenCount"), input_tokens, output_tokens),
     )

@@ -81,7 +81,7 @@ def test_matches_the_completed_snapshot(name: str) -> None:
     usage = final["usage"]
     assert result.usage == Usage(
         input_tokens=usage["input_tokens"],
-        cached_input_tokens=usage["input_tokens_details"]["cached_tokens"],
+        cache_read_tokens=usage["input_tokens_details"]["cached_tokens"],
         output_tokens=usage["output_tokens"],
         reasoning_tokens=usage["output_tokens_details"]["reasoning_tokens"],
         total_tokens=usage["total_tokens"],
