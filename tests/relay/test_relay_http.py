@@ -404,6 +404,42 @@ def test_a_dropped_connection_neither_cancels_nor_repeats_anything(direct_text: 
     assert upstream.attempts == 2
 
 
+def test_the_stream_id_survives_a_drop_before_the_first_event(direct_text: str) -> None:
+    """POST-and-stream: the id is in the response head, before any event has an id."""
+    upstream = LocalServer(faults=[Fault.stall(after_bytes=0, seconds=0.5)])
+    with (
+        upstream,
+        serve(make_app(upstream)[0]) as url,
+        httpx.Client(base_url=url, headers=ALICE, timeout=10) as http,
+    ):
+        headers = {"Accept": "text/event-stream"}
+        with http.stream("POST", "/chat", json={}, headers=headers) as response:
+            stream_id = response.headers["x-stream-id"]  # then the connection drops
+        events = parse_sse(http.get(f"/chat/{stream_id}/stream").text)  # no Last-Event-ID
+    assert events[0]["id"] == "1" and text_of(events) == direct_text
+
+
+def test_mounted_or_alone_the_relay_serves_the_same_endpoints(direct_text: str) -> None:
+    from starlette.routing import Mount
+
+    async def pieces(call: StartCall) -> AsyncIterator[sk.DeltaEvent]:
+        for start in range(0, len(direct_text), 50):
+            yield sk.TextDelta(text=direct_text[start : start + 50])
+
+    relay = Relay(pieces)
+    mounted = Starlette(routes=[Mount("/relay", app=relay)], lifespan=relay.lifespan)
+    with TestClient(mounted) as http:
+        links = http.post("/relay/").json()
+        assert links["stream_url"] == f"/relay/{links['stream_id']}/stream"
+        assert text_of(parse_sse(http.get(links["stream_url"]).text)) == direct_text
+    alone = Relay(pieces)  # run as the whole app: it handles the lifespan itself
+    with TestClient(alone) as http:
+        links = http.post("/").json()
+        assert links["stream_url"] == f"/{links['stream_id']}/stream"
+        assert text_of(parse_sse(http.get(links["stream_url"]).text)) == direct_text
+    assert repr(alone).startswith("Relay(store=MemoryStore(streams=1, events=25, bytes=")
+
+
 # --- the ASGI harness: slow clients, heartbeats, shutdown (asyncio and trio) ---------------------
 
 
