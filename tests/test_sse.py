@@ -67,7 +67,9 @@ _ASCII_DIGITS = re.compile(r"[0-9]+")
 def reference_parse(raw: bytes) -> tuple[Result, bool]:
     """An obviously-correct, whole-input transcription of the WHATWG algorithm.
 
-    Returns the result and whether the stream ended in the middle of an event.
+    Returns the result (its ``last_event_id`` is the *last event ID string*, set at
+    each dispatch from the buffer) and whether the stream ended in the middle of an
+    event.
     """
     text = raw.decode("utf-8", "replace")
     if text.startswith("\ufeff"):
@@ -76,12 +78,14 @@ def reference_parse(raw: bytes) -> tuple[Result, bool]:
     events: list[ServerSentEvent] = []
     data_buffer = ""
     event_type = ""
-    last_event_id = ""
+    last_event_id_buffer = ""
+    last_event_id = ""  # the last event ID string
     reconnection_time: int | None = None
     block_retry: int | None = None
     in_block = False
     for line in lines:
         if line == "":
+            last_event_id = last_event_id_buffer
             if data_buffer != "":
                 if data_buffer.endswith("\n"):
                     data_buffer = data_buffer[:-1]
@@ -113,7 +117,7 @@ def reference_parse(raw: bytes) -> tuple[Result, bool]:
             data_buffer += value + "\n"
         elif field == "id":
             if "\x00" not in value:
-                last_event_id = value
+                last_event_id_buffer = value
         elif field == "retry" and _ASCII_DIGITS.fullmatch(value):
             reconnection_time = block_retry = int(value)
     pending = in_block or remainder != "" or raw in (b"\xef", b"\xef\xbb")
@@ -214,7 +218,15 @@ CASES: list[Case] = [
         "1",
     ),
     Case("id-after-data", b"data: a\nid: 5\n\n", [E(data="a", id="5")], "5"),
-    Case("id-in-discarded-block", b"data: a\nid: 9\n", [], "9"),
+    # the last event ID string is set at dispatch: an unfinished event leaves it
+    Case("id-in-discarded-block", b"data: a\nid: 9\n", [], ""),
+    Case(
+        "id-of-unfinished-event-not-taken",
+        b"id: 4\ndata: a\n\nid: 5\ndata: b",
+        [E(data="a", id="4")],
+        "4",
+    ),
+    Case("id-only-block-after-event", b"id: 1\ndata: a\n\nid: 2\n\n", [E(data="a", id="1")], "2"),
     Case("id-null-ignored", b"id: 1\n\nid: a\x00b\ndata: x\n\n", [E(data="x", id="1")], "1"),
     Case(
         "empty-id-resets",
@@ -515,12 +527,15 @@ def test_event_over_limit_across_many_lines_and_feeds() -> None:
 
 
 def test_state_before_the_error_is_kept_for_resuming() -> None:
-    # A client reconnecting after the error needs the last event ID it saw,
-    # including one read in the same chunk as the offending line.
+    # A client reconnecting after the error needs the ID of the last event it got,
+    # including one dispatched in the same chunk as the offending line; the id of
+    # the event that failed is only in the buffer (resuming from it would skip it).
     decoder = SSEDecoder(max_event_size=100)
-    with pytest.raises(SSEError, match="max_event_size"):
-        decoder.feed(b"id: 5\nretry: 7\ndata: " + b"x" * 200 + b"\n\n")
-    assert decoder.last_event_id == "5"
+    with pytest.raises(SSEError, match="max_event_size") as info:
+        decoder.feed(b"id: 4\ndata: a\n\nid: 5\nretry: 7\ndata: " + b"x" * 200 + b"\n\n")
+    assert info.value.events == [E(data="a", id="4")]
+    assert decoder.last_event_id == "4"
+    assert decoder.last_event_id_buffer == "5"
     assert decoder.reconnection_time == 7
 
 
@@ -732,13 +747,35 @@ def test_reconnection_time_and_last_event_id_initial_values() -> None:
     assert decoder.bytes_received == 0
 
 
-def test_id_updates_immediately() -> None:
+def test_id_fills_the_buffer_at_once_and_the_last_event_id_at_dispatch() -> None:
     decoder = SSEDecoder()
     decoder.feed(b"data: x\nid: 42\n")
-    assert decoder.last_event_id == "42"  # before the event is dispatched
+    assert decoder.last_event_id_buffer == "42"  # read...
+    assert decoder.last_event_id == ""  # ...but not dispatched yet
     decoder.feed(b"retry: 3000\n")
     assert decoder.reconnection_time == 3000
     assert decoder.feed(b"\n") == [E(data="x", id="42", retry=3000)]
+    assert decoder.last_event_id == "42"
+
+
+def test_last_event_id_is_the_value_to_reconnect_with() -> None:
+    # WHATWG: the last event ID string is what a reconnect sends; after
+    # "id: 4 / data: a / blank / id: 5 / data: b" only event 4 was dispatched.
+    decoder = SSEDecoder()
+    assert decoder.feed(b"id: 4\ndata: a\n\nid: 5\ndata: b") == [E(data="a", id="4")]
+    assert decoder.last_event_id == "4"
+    assert decoder.last_event_id_buffer == "5"
+    decoder.close()
+    assert decoder.last_event_id == "4"  # the unfinished event 5 is discarded
+
+
+def test_an_id_only_block_sets_the_last_event_id() -> None:
+    decoder = SSEDecoder()
+    assert decoder.feed(b"id: 7\n\n") == []  # dispatch attempted, no data: no event
+    assert decoder.last_event_id == "7"
+    assert decoder.feed(b"data: a\n\n") == [E(data="a", id="7")]
+    assert decoder.feed(b"id\n\n") == []  # an empty id resets it
+    assert decoder.last_event_id == ""
 
 
 def test_huge_retry_is_ignored() -> None:

@@ -22,6 +22,10 @@ What the standard prescribes, and this decoder does:
   others are ignored.
 * At the end of the stream an event that was not terminated by a blank line is
   discarded.
+* An ``id`` field sets the *last event ID buffer*; each blank line (dispatch, even
+  of a block with no data, such as an ``id``-only block) copies it to the *last
+  event ID string*, :attr:`SSEDecoder.last_event_id`: the value a reconnecting
+  client sends as ``Last-Event-ID``. An event that never ends does not change it.
 
 Examples:
     >>> decoder = SSEDecoder()
@@ -128,9 +132,15 @@ class SSEDecoder:
     incomplete line is kept in a byte buffer and decoded once, when it ends.
 
     Attributes:
-        last_event_id: The last event ID buffer. Updated as soon as an ``id``
-            field is read (even if its event is never dispatched); persists
-            across events. ``""`` initially.
+        last_event_id: The WHATWG *last event ID string*: the ID of the last
+            dispatched event, the value to send as ``Last-Event-ID`` when
+            reconnecting. Set from the buffer at each blank line, also by a block
+            with an ``id`` and no data (dispatch is attempted, no event is
+            returned); an event left unfinished (by a cut, or :meth:`close`)
+            does not change it. Persists across events; ``""`` initially, and
+            ``""`` again after an empty ``id`` field was dispatched.
+        last_event_id_buffer: The WHATWG *last event ID buffer*: the value of
+            the last valid ``id`` field read, dispatched or not.
         reconnection_time: The last valid ``retry`` value, in milliseconds, or
             ``None`` if none was seen.
         bytes_received: Total number of bytes passed to :meth:`feed`, including
@@ -155,10 +165,12 @@ class SSEDecoder:
         "_started",
         "bytes_received",
         "last_event_id",
+        "last_event_id_buffer",
         "reconnection_time",
     )
 
     last_event_id: str
+    last_event_id_buffer: str
     reconnection_time: int | None
     bytes_received: int
 
@@ -187,6 +199,7 @@ class SSEDecoder:
         self._max_line_size = max_line_size
         self._max_event_size = max_event_size
         self.last_event_id = ""
+        self.last_event_id_buffer = ""
         self.reconnection_time = None
         self.bytes_received = 0
         # Bytes of the current, not yet terminated line.
@@ -318,7 +331,8 @@ class SSEDecoder:
         incomplete final line) is discarded, so this always returns ``[]``;
         check :attr:`has_pending` (before or after closing) to tell whether
         the stream ended mid-event. Calling it again has no effect. Buffers are
-        released; :attr:`last_event_id` and :attr:`reconnection_time` are kept.
+        released; :attr:`last_event_id` and :attr:`reconnection_time` are kept
+        (an unterminated event does not set :attr:`last_event_id`).
 
         Returns:
             An empty list (kept for symmetry with :meth:`feed`).
@@ -368,6 +382,7 @@ class SSEDecoder:
         in_block = self._in_block
         event_type = self._event_type
         block_retry = self._block_retry
+        id_buffer = self.last_event_id_buffer
         last_event_id = self.last_event_id
         # Locals are much cheaper than attribute and global look-ups in the loop.
         new, cls = _new_object, ServerSentEvent
@@ -383,7 +398,9 @@ class SSEDecoder:
                     data.append(value)
                     in_block = True
                 elif not line:
-                    # Dispatch (last_event_id is already the last event ID).
+                    # Dispatch: the last event ID string takes the buffer's value,
+                    # whether or not there is data to make an event of.
+                    last_event_id = id_buffer
                     if data:
                         event = new(cls)
                         set_event(event, event_type or "message")
@@ -407,7 +424,7 @@ class SSEDecoder:
                         event_type = value
                     elif field == "id":
                         if "\x00" not in value:
-                            last_event_id = value
+                            id_buffer = value
                     elif field == "retry":
                         retry = _parse_retry(value)
                         if retry is not None:
@@ -424,6 +441,7 @@ class SSEDecoder:
             self._in_block = in_block
             self._event_type = event_type
             self._block_retry = block_retry
+            self.last_event_id_buffer = id_buffer
             self.last_event_id = last_event_id
         return events
 
