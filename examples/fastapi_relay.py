@@ -1,126 +1,48 @@
-"""Relay an LLM stream to the browser as server-sent events that survive reconnects.
+"""Relay LLM streams to browsers with ``streamkit.relay``: resumable, per user, stoppable.
 
-    pip install "streamkit[testing]" fastapi uvicorn
+    pip install "streamkit[relay,testing]" fastapi uvicorn
     python examples/fastapi_relay.py --local          # no key; open http://127.0.0.1:8000
     python examples/fastapi_relay.py --model gpt-4.1  # $OPENAI_API_KEY (or STREAMKIT_*)
+    python examples/fastapi_relay.py --local --redis redis://127.0.0.1:6379/0 --port 8001
+        # run two of these on two ports: either one serves and resumes any stream
 
 Two hops can break: provider → this server, and this server → the browser.
 
 - **Upstream**, streamkit retries and resumes: the relay sees one clean sequence of
-  events whatever happened on the network.
+  events whatever happened on the network (and says so with ``notice`` events).
 - **Downstream**, the browser's ``EventSource`` reconnects by itself after a dropped
-  connection, sending the ``id:`` of the last event it received as ``Last-Event-ID``.
-  This app numbers every event it relays (``id: 1``, ``id: 2``, ...) and keeps them in a
-  small in-memory store per stream id, so a reconnect gets exactly the events after that
-  id: nothing lost, nothing repeated.
+  connection, sending the ``id:`` of the last event it received as ``Last-Event-ID``;
+  the relay answers with exactly the events after it.
 
-The generation runs in a background task that belongs to the app, not to the browser's
-request: a dropped browser connection does not cancel (or re-bill) the upstream stream.
+The generation runs in the relay's task group, not in the browser's request: closing the
+tab neither cancels nor re-bills it; the Stop button does (``POST /chat/{id}/stop``).
+Each browser gets an anonymous ``session`` cookie; the relay's auth hook makes it the
+owner of the streams it starts, and nobody else can read them (404). The provider's key
+stays here: the browser only ever sees the relay's own events.
 
-Routes: ``GET /`` a tiny page with an ``EventSource``; ``GET /chat/{stream_id}?prompt=...``
-the event stream (the first request for an id starts the generation; later ones, with
-``Last-Event-ID``, resume it; ``204`` once a finished stream has nothing more to send,
-which tells ``EventSource`` to stop reconnecting).
-
-Events: ``text`` ``{"text": ...}``, ``notice`` ``{"message": ...}`` (upstream retries and
-resumes), ``done`` ``{"finish_reason", "usage", "cost_usd"}`` and ``failed``
-``{"error": ...}`` (not ``error``, which ``EventSource`` uses for its own connection
-errors).
+Routes: ``GET /`` the page; ``POST /chat`` start (``{"prompt": ...}`` → ``201`` with the
+stream's URLs); ``GET /chat/{id}/stream`` the events (``204`` once a finished stream
+has nothing more to send); ``WS /chat/{id}/ws``; ``POST /chat/{id}/stop``.
+See docs/relaying.md for the wire schema.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-from collections import OrderedDict
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Sequence
 from contextlib import ExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
-import anyio
-from fastapi import FastAPI, Header, Query, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from starlette.exceptions import HTTPException
 
 import streamkit as sk
+from streamkit.relay import MemoryStore, Relay, StartCall, Store
 
-#: How long a browser is told to wait before reconnecting (the SSE ``retry:`` field), ms.
-RECONNECT_MS = 1000
-#: Streams kept in memory for reconnects; the oldest finished ones are dropped first.
-MAX_STREAMS = 100
-
-
-@dataclass
-class RelayedStream:
-    """The events of one stream, numbered from 1, as they were sent to the browser."""
-
-    events: list[tuple[str, str]] = field(default_factory=list)
-    """``(event type, JSON data)``; the SSE id of ``events[i]`` is ``i + 1``."""
-    done: bool = False
-    _changed: anyio.Event = field(default_factory=anyio.Event)
-
-    def add(self, event: str, data: dict[str, Any], *, last: bool = False) -> None:
-        self.events.append((event, json.dumps(data)))
-        self.done = self.done or last
-        self._changed.set()
-        self._changed = anyio.Event()
-
-    async def wait_after(self, last_id: int) -> None:
-        """Return once there is an event after ``last_id``, or the stream is done."""
-        while len(self.events) <= last_id and not self.done:
-            await self._changed.wait()
-
-
-class StreamStore:
-    """Streams by id, bounded: beyond ``MAX_STREAMS`` the oldest finished ones go."""
-
-    def __init__(self, limit: int = MAX_STREAMS) -> None:
-        self._streams: OrderedDict[str, RelayedStream] = OrderedDict()
-        self._limit = limit
-
-    def get(self, stream_id: str) -> RelayedStream | None:
-        return self._streams.get(stream_id)
-
-    def create(self, stream_id: str) -> RelayedStream:
-        stream = self._streams[stream_id] = RelayedStream()
-        for old_id in [i for i, s in self._streams.items() if s.done]:
-            if len(self._streams) <= self._limit:
-                break
-            del self._streams[old_id]
-        return stream
-
-
-def sse(event_id: int, event: str, data: str) -> bytes:
-    """One server-sent event (``data`` is one line of JSON, so one ``data:`` field)."""
-    return f"id: {event_id}\nevent: {event}\ndata: {data}\n\n".encode()
-
-
-async def generate(
-    client: sk.AsyncStreamingClient, model: str, prompt: str, relayed: RelayedStream
-) -> None:
-    """Stream from the provider into ``relayed`` (runs in the app's task group)."""
-    messages = [{"role": "user", "content": prompt}]
-    try:
-        async with client.stream(model=model, messages=messages) as stream:
-            async for event in stream:
-                if isinstance(event, sk.TextDelta) and event.index == 0:
-                    relayed.add("text", {"text": event.text})
-                elif isinstance(event, sk.RetryEvent):
-                    relayed.add("notice", {"message": f"upstream retry in {event.delay_s:.1f} s"})
-                elif isinstance(event, sk.ResumeEvent):
-                    relayed.add("notice", {"message": f"upstream resumed ({event.strategy})"})
-        result = stream.result
-    except sk.StreamkitError as err:
-        relayed.add("failed", {"error": f"{type(err).__name__}: {err}"}, last=True)
-        return
-    except BaseException:
-        relayed.add("failed", {"error": "the server stopped"}, last=True)
-        raise
-    usage = result.usage.model_dump() if result.usage is not None else None
-    cost = str(result.cost) if result.cost is not None else None
-    done = {"finish_reason": result.finish_reason, "usage": usage, "cost_usd": cost}
-    relayed.add("done", done, last=True)
-
+#: The longest prompt the relay accepts, characters.
+MAX_PROMPT_CHARS = 4000
 
 PAGE = """<!doctype html>
 <meta charset="utf-8">
@@ -129,38 +51,62 @@ PAGE = """<!doctype html>
   body { font: 16px/1.5 system-ui, sans-serif; max-width: 42rem; margin: 2rem auto; }
   #answer { white-space: pre-wrap; } .note { color: #a60; } .footer { color: #666; }
 </style>
-<form id="ask"><input id="prompt" size="50" value="Why stream?"> <button>Ask</button></form>
+<form id="ask"><input id="prompt" size="50" value="Why stream?"> <button>Ask</button>
+<button id="stop" type="button" disabled>Stop</button></form>
 <div id="answer"></div>
 <script>
-document.getElementById("ask").onsubmit = (e) => {
+const answer = document.getElementById("answer");
+const stopButton = document.getElementById("stop");
+let source = null, stopUrl = null;
+const add = (text, cls) => {
+  const span = document.createElement("span");
+  span.textContent = text;
+  if (cls) span.className = cls;
+  answer.append(span);
+};
+const finish = () => { source.close(); stopButton.disabled = true; };
+document.getElementById("ask").onsubmit = async (e) => {
   e.preventDefault();
-  const answer = document.getElementById("answer");
+  if (source) source.close();
   answer.textContent = "";
-  const prompt = encodeURIComponent(document.getElementById("prompt").value);
-  // the id names the stream: a reconnect of this EventSource continues the same one
-  const source = new EventSource(`/chat/${crypto.randomUUID()}?prompt=${prompt}`);
-  const add = (text, cls) => {
-    const span = document.createElement("span");
-    span.textContent = text;
-    if (cls) span.className = cls;
-    answer.append(span);
-  };
+  const response = await fetch("/chat", {
+    method: "POST",
+    headers: {"Content-Type": "application/json"},
+    body: JSON.stringify({prompt: document.getElementById("prompt").value}),
+  });
+  if (response.status !== 201) { add(`could not start: HTTP ${response.status}`, "note"); return; }
+  // the stream id is known before the first event: a reload could resume it from here
+  const links = await response.json();
+  stopUrl = links.stop_url;
+  stopButton.disabled = false;
+  source = new EventSource(links.stream_url);
   source.addEventListener("text", (e) => add(JSON.parse(e.data).text));
-  source.addEventListener("notice", (e) => add(`\\n[${JSON.parse(e.data).message}]\\n`, "note"));
+  source.addEventListener("notice", (e) => {
+    const n = JSON.parse(e.data);
+    add(n.kind === "retry" ? `\\n[upstream retry in ${n.delay_s} s]\\n`
+                           : `\\n[upstream resumed (${n.strategy})]\\n`, "note");
+  });
   source.addEventListener("done", (e) => {
     const d = JSON.parse(e.data);
-    const tokens = d.usage ? `${d.usage.input_tokens} in / ${d.usage.output_tokens} out` : "";
-    add(`\\n\\n${d.finish_reason} · ${tokens} tokens · $${d.cost_usd}`, "footer");
-    source.close();
+    const tokens = d.usage ? `${d.usage.input_tokens} in / ${d.usage.output_tokens} out` : "?";
+    add(`\\n\\n${d.stopped ? "stopped" : d.finish_reason} · ${tokens} tokens · $${d.cost_usd}`,
+        "footer");
+    finish();
   });
   source.addEventListener("failed", (e) => {
-    add(`\\n\\n${JSON.parse(e.data).error}`, "note");
-    source.close();
+    add(`\\n\\nfailed: ${e.data}`, "note");
+    finish();
   });
   // on a dropped connection the browser reconnects by itself, with Last-Event-ID
 };
+stopButton.onclick = () => fetch(stopUrl, {method: "POST"});
 </script>
 """
+
+
+def session_owner(connection: Any, action: str) -> str | None:
+    """The relay's auth hook: the owner is the browser's anonymous session cookie."""
+    return connection.cookies.get("session")
 
 
 def create_app(
@@ -170,77 +116,58 @@ def create_app(
     provider: str = "openai-chat",
     model: str = "gpt-4.1",
     tracker: sk.CostTracker | None = None,
+    store: Store | None = None,
+    cors_origins: Sequence[str] = (),
 ) -> FastAPI:
-    """The relay app; the upstream client lives as long as the app (its lifespan)."""
-    store = StreamStore()
+    """The relay app; the upstream client and the relay live as long as the app."""
+    client = sk.AsyncStreamingClient(
+        base_url=base_url, api_key=api_key, provider=provider, tracker=tracker
+    )
+
+    async def start(call: StartCall) -> sk.AsyncStream:
+        body = await call.json()
+        prompt = body.get("prompt") if isinstance(body, dict) else None
+        if not isinstance(prompt, str) or not 0 < len(prompt) <= MAX_PROMPT_CHARS:
+            raise HTTPException(422, f"prompt: a string of 1 to {MAX_PROMPT_CHARS} characters")
+        return client.stream(model=model, messages=[{"role": "user", "content": prompt}])
+
+    relay = Relay(
+        start,
+        store=store if store is not None else MemoryStore(),
+        authorize=session_owner,
+        cors_origins=cors_origins,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with (
-            sk.AsyncStreamingClient(
-                base_url=base_url, api_key=api_key, provider=provider, tracker=tracker
-            ) as client,
-            anyio.create_task_group() as tasks,
-        ):
-
-            def start_generation(prompt: str, relayed: RelayedStream) -> None:
-                tasks.start_soon(generate, client, model, prompt, relayed)
-
-            app.state.start_generation = start_generation
+        async with client, relay:  # the relay's task group runs the generations
             yield
-            tasks.cancel_scope.cancel()  # shutting down: stop the streams in flight
 
     app = FastAPI(title="streamkit relay", lifespan=lifespan)
-    app.state.store = store
+    app.state.relay = relay
 
     @app.get("/", response_class=HTMLResponse)
-    async def page() -> str:
-        return PAGE
+    async def page(request: Request) -> HTMLResponse:
+        response = HTMLResponse(PAGE)
+        if "session" not in request.cookies:
+            session = secrets.token_urlsafe(16)
+            response.set_cookie("session", session, httponly=True, samesite="lax")
+        return response
 
-    @app.get("/chat/{stream_id}", response_model=None)
-    async def chat(
-        stream_id: str,
-        request: Request,
-        prompt: Annotated[str, Query(max_length=4000)] = "Hi",
-        last_event_id: Annotated[str | None, Header()] = None,
-    ) -> Response:
-        relayed = store.get(stream_id)
-        if relayed is None:  # the first request for this id starts the generation
-            relayed = store.create(stream_id)
-            request.app.state.start_generation(prompt, relayed)
-        try:
-            after = max(int(last_event_id or 0), 0)
-        except ValueError:
-            after = 0
-        if relayed.done and after >= len(relayed.events):
-            return Response(status_code=204)  # finished: tells EventSource not to reconnect
-
-        async def body() -> AsyncIterator[bytes]:
-            sent = after
-            yield f"retry: {RECONNECT_MS}\n\n".encode()
-            while True:
-                while sent < len(relayed.events):
-                    event, data = relayed.events[sent]
-                    sent += 1
-                    yield sse(sent, event, data)
-                if relayed.done:
-                    return
-                await relayed.wait_after(sent)
-
-        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(body(), media_type="text/event-stream", headers=headers)
-
+    app.router.routes.extend(relay.routes("/chat"))
     return app
 
 
 def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
-    parser = argparse.ArgumentParser(description="Relay LLM streams to browsers as SSE.")
+    parser = argparse.ArgumentParser(description="Relay LLM streams to browsers.")
     parser.add_argument("--local", action="store_true", help="upstream: a local demo server")
     parser.add_argument("--base-url", default=None, help="default: $STREAMKIT_BASE_URL")
     parser.add_argument("--provider", default="openai-chat")
     parser.add_argument("--model", default="gpt-4.1")
+    parser.add_argument("--redis", default=None, help="a Redis URL: share streams across workers")
+    parser.add_argument("--cors", action="append", default=[], help="an origin to allow (CORS)")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
     with ExitStack() as stack:
@@ -252,15 +179,24 @@ def main(argv: list[str] | None = None) -> int:
             upstream = LocalServer(add_ids=True, delay_s=0.02, faults=[Fault.cut(30_000)])
             stack.enter_context(upstream)
             base_url, api_key = upstream.base_url, "not-needed"
+        store: Store | None = None
+        if args.redis:
+            from streamkit.relay import RedisStore
+
+            store = RedisStore(args.redis)
         app = create_app(
             base_url=base_url,
             api_key=api_key,
             provider=args.provider,
             model=args.model,
             tracker=sk.CostTracker(),
+            store=store,
+            cors_origins=args.cors,
         )
         print(f"open http://127.0.0.1:{args.port}")
-        uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+        uvicorn.run(
+            app, host="127.0.0.1", port=args.port, log_level="warning", timeout_graceful_shutdown=2
+        )
     return 0
 
 

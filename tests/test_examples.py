@@ -174,6 +174,16 @@ def relay() -> ModuleType:
     return load_example("fastapi_relay")
 
 
+def start_stream(client: Any, prompt: str = "Why stream?") -> dict[str, str]:
+    """What the page does: load (gets the session cookie), then POST /chat."""
+    page = client.get("/")
+    assert page.status_code == 200 and "new EventSource(" in page.text
+    assert "session" in client.cookies
+    started = client.post("/chat", json={"prompt": prompt})
+    assert started.status_code == 201, started.text
+    return started.json()  # type: ignore[no-any-return]
+
+
 def test_relay_streams_numbered_events_and_resumes_after_last_event_id(relay: Any) -> None:
     from starlette.testclient import TestClient
 
@@ -181,10 +191,8 @@ def test_relay_streams_numbered_events_and_resumes_after_last_event_id(relay: An
     with LocalServer() as upstream:
         app = relay.create_app(base_url=upstream.base_url, api_key="test", tracker=tracker)
         with TestClient(app) as client:
-            page = client.get("/")
-            assert page.status_code == 200 and "new EventSource(" in page.text
-
-            first = client.get("/chat/s1", params={"prompt": "Why stream?"})
+            links = start_stream(client)
+            first = client.get(links["stream_url"])
             assert first.status_code == 200
             assert first.headers["content-type"].startswith("text/event-stream")
             assert first.text.startswith("retry: 1000\n\n")
@@ -192,17 +200,24 @@ def test_relay_streams_numbered_events_and_resumes_after_last_event_id(relay: An
             assert [int(e["id"]) for e in events] == list(range(1, len(events) + 1))
             assert relayed_text(events) == DEMO_TEXT
             assert events[-1]["event"] == "done"
-            assert '"cost_usd": "0.00198400"' in events[-1]["data"]
+            assert '"cost_usd":"0.001984' in events[-1]["data"]
 
             # the browser got 100 events, lost the connection, and reconnects
-            again = client.get("/chat/s1", headers={"Last-Event-ID": "100"})
+            again = client.get(links["stream_url"], headers={"Last-Event-ID": "100"})
             rest = parse_sse(again.text)
             assert [int(e["id"]) for e in rest] == list(range(101, len(events) + 1))
             assert relayed_text(events[:100] + rest) == DEMO_TEXT  # nothing lost or repeated
 
             # a finished stream with nothing left: 204 stops EventSource reconnecting
-            done = client.get("/chat/s1", headers={"Last-Event-ID": str(len(events))})
+            done = client.get(links["stream_url"], headers={"Last-Event-ID": str(len(events))})
             assert done.status_code == 204
+
+            assert client.post("/chat", json={"prompt": ""}).status_code == 422
+
+            # another browser (another session cookie) cannot read it
+            client.cookies.clear()
+            client.cookies.set("session", "someone-else")
+            assert client.get(links["stream_url"]).status_code == 404
     assert upstream.attempts == 1  # reconnects never re-ran the generation
     assert tracker.stream_count == 1
 
@@ -213,9 +228,9 @@ def test_relay_reports_upstream_errors(relay: Any) -> None:
     with LocalServer(faults=[Fault.status(401)]) as upstream:
         app = relay.create_app(base_url=upstream.base_url, api_key="wrong")
         with TestClient(app) as client:
-            events = parse_sse(client.get("/chat/bad").text)
+            events = parse_sse(client.get(start_stream(client)["stream_url"]).text)
     assert [e["event"] for e in events] == ["failed"]
-    assert "AuthenticationError" in events[0]["data"]
+    assert '"type":"AuthenticationError"' in events[0]["data"]
 
 
 @contextmanager
@@ -244,12 +259,14 @@ def test_relay_survives_a_dropped_browser_connection(relay: Any) -> None:
 
     The upstream is slow and breaks once; the generation keeps running while no browser
     is connected, and the reconnect gets exactly the events after the last one received.
+    The Stop button's endpoint then answers 204: the stream had already ended.
     """
     upstream = LocalServer(add_ids=True, delay_s=0.002, faults=[Fault.cut(after_events=150)])
     with upstream, serve(relay.create_app(base_url=upstream.base_url, api_key="t")) as url:
         received: list[dict[str, str]] = []
-        with httpx.Client(timeout=10) as browser:
-            with browser.stream("GET", f"{url}/chat/s2?prompt=Hi") as response:
+        with httpx.Client(base_url=url, timeout=10) as browser:
+            links = start_stream(browser, "Hi")
+            with browser.stream("GET", links["stream_url"]) as response:
                 buffer = ""
                 for chunk in response.iter_text():
                     buffer += chunk
@@ -258,7 +275,8 @@ def test_relay_survives_a_dropped_browser_connection(relay: Any) -> None:
                     if len(received) >= 40:
                         break  # the connection drops here
             last_id = received[-1]["id"]
-            again = browser.get(f"{url}/chat/s2", headers={"Last-Event-ID": last_id})
+            again = browser.get(links["stream_url"], headers={"Last-Event-ID": last_id})
+            stopped = browser.post(links["stop_url"])
     rest = parse_sse(again.text)
     assert int(rest[0]["id"]) == int(last_id) + 1
     ids = [int(e["id"]) for e in received + rest]
@@ -268,6 +286,7 @@ def test_relay_survives_a_dropped_browser_connection(relay: Any) -> None:
     assert "notice" in kinds  # the upstream break and resume, relayed
     assert kinds[-1] == "done"
     assert upstream.attempts == 2
+    assert stopped.status_code == 204
 
 
 # --- notebook.ipynb ---------------------------------------------------------------------------
