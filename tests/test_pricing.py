@@ -503,3 +503,82 @@ def test_one_renderer_draws_the_cost_report_and_the_price_table() -> None:
         "total  $11.00",
     ]
     assert grid_markdown(grid).splitlines()[1] == "|---|---:|"
+
+
+# ---------------------------------------------------------------------------- two layers
+
+
+def test_default_table_falls_back_to_genai_prices_and_explicit_tables_do_not() -> None:
+    assert PriceTable.default().genai_prices
+    mine = PriceTable([ModelPrice(model="a", input=D(1), output=D(1))])
+    assert not mine.genai_prices
+    assert mine.get("gpt-4.1") is None
+    assert PriceTable(genai_prices=True).get("gpt-4.1") is not None
+
+
+def test_match_resolves_prefixes_snapshots_and_says_where_the_price_comes_from(
+    table: PriceTable,
+) -> None:
+    match = table.match("openai/gpt-4o-2024-08-06")
+    assert match is not None
+    assert (match.model, match.provider, match.data) == ("gpt-4o", "openai", "genai-prices")
+    basis = match.basis(from_response=True)
+    assert basis.looked_up == "openai/gpt-4o-2024-08-06"
+    assert basis.source.startswith("https://")
+    assert basis.data_version is not None and basis.data_version.startswith("genai-prices ")
+    override = table.match("deepseek/deepseek-chat")
+    assert override is not None
+    assert override.data == "override"
+    assert override.basis(from_response=False).data_version == "2026-11-21"
+    assert table.match("no-such-model") is None
+
+
+def test_dialect_and_api_url_pick_the_seller(table: PriceTable) -> None:
+    vertex = table.match("claude-sonnet-4-5", dialect="gemini")
+    assert vertex is not None and vertex.provider == "google"
+    anthropic = table.match("claude-sonnet-4-5", dialect="anthropic-messages")
+    assert anthropic is not None and anthropic.provider == "anthropic"
+    azure = table.match("gpt-4o", api_url="https://my-res.openai.azure.com/openai")
+    assert azure is not None and azure.provider == "azure"
+
+
+def test_azure_deployments_map_to_models(table: PriceTable, tmp_path: Path) -> None:
+    t = table.with_deployments({"My-GPT4o-EU": "gpt-4o"})
+    assert t.deployments == {"my-gpt4o-eu": "gpt-4o"}
+    assert t.resolve("my-gpt4o-eu") == "gpt-4o"
+    assert table.resolve("my-gpt4o-eu") is None
+    usage = Usage(input_tokens=1000, output_tokens=1000)
+    assert t.cost("my-gpt4o-eu", usage) == t.cost("gpt-4o", usage)
+    mine = PriceTable([ModelPrice(model="x", input=D(1), output=D(2))]).with_deployments(
+        {"prod": "x"}
+    )
+    path = tmp_path / "mine.json"
+    path.write_text(mine.to_json(), encoding="utf-8")
+    assert PriceTable.load(path).resolve("prod") == "x"
+    with pytest.raises(ValueError, match="deployment"):
+        PriceTable(deployments={"a": " "})
+
+
+def test_listing_filters_by_provider_and_model(table: PriceTable) -> None:
+    everything = table.listing()
+    assert len(everything) > 1000
+    assert [p.model for p in everything[:2]] == ["deepseek-v3.2", "deepseek-reasoner"]
+    # the overrides replace genai-prices' own DeepSeek entries of the same names
+    deepseek = [p.model for p in table.listing(provider="deepseek")]
+    assert deepseek.count("deepseek-v3.2") == 1 and "deepseek-chat" not in deepseek
+    assert {p.provider for p in table.listing(provider="x-ai")} == {"x-ai"}
+    assert [p.model for p in table.listing(model="grok-4")] == ["grok-4-0709"]
+    assert table.listing(model="grok-4", provider="openai") == []
+
+
+def test_prices_command_filters() -> None:
+    text = prices_command(None, "10M", provider="anthropic")
+    rows = [line for line in text.splitlines()[3:] if line and line[0] != " " and "'" not in line]
+    assert rows and all(" anthropic " in row for row in rows)
+    assert "$150.00" in next(r for r in rows if r.startswith("claude-sonnet-4-5 "))
+    with pytest.raises(LookupError, match="provider 'nope'"):
+        prices_command(None, None, provider="nope")
+    with pytest.raises(LookupError, match="at provider"):
+        prices_command(None, None, model="gpt-4.1", provider="anthropic")
+    one = prices_command(None, "1M", model="claude-sonnet-4-5")
+    assert "$6.00" in one  # the 1-hour cache write column
