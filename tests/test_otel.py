@@ -327,3 +327,27 @@ def test_otel_tracker_forwards_every_cost_tracker_option(otel: Any) -> None:
     )
     assert (tracker.budget_usd, tracker.per_stream_budget_usd) == (Decimal(2), Decimal(1))
     assert (tracker.currency, tracker.exchange_rate) == ("CNY", Decimal("7.1"))
+
+
+def test_time_per_output_chunk_and_cost_basis(otel: Telemetry) -> None:
+    tracker = _tracker(otel)
+    account = tracker.open_stream(model="grok-4", provider="openai-chat")
+    usage = Usage(input_tokens=14, output_tokens=30, total_tokens=44)
+    metrics = StreamMetrics(
+        time_to_first_token_s=0.25,
+        duration_s=1.5,
+        time_per_output_chunk_mean_s=0.1,
+        output_chunks=4,
+    )
+    account.close(_result(usage, model="grok-4-0709", metrics=metrics))
+
+    (chunks,) = otel.points("gen_ai.client.operation.time_per_output_chunk")
+    assert chunks.count == 3  # every chunk after the first
+    assert chunks.sum == pytest.approx(0.3)
+    assert chunks.attributes["gen_ai.provider.name"] == "x_ai"  # genai-prices' x-ai
+    assert otel.metric("gen_ai.client.operation.time_per_output_chunk").unit == "s"
+    (span,) = otel.finished()
+    attrs = dict(span.attributes or {})
+    assert attrs["streamkit.cost.model"] == "grok-4-0709"
+    assert attrs["streamkit.cost.source"].startswith("https://")
+    assert "gen_ai.system" not in attrs
