@@ -123,19 +123,16 @@ class Relay:
     An ASGI app (mount it, or add :meth:`routes` to your app) with these endpoints,
     relative to where it is mounted:
 
-    ===========================  ======================================================
-    ``POST /``                   start: auth hook ``"start"``, then your ``start``
-                                 hook; ``201 {"stream_id", "stream_url", "ws_url",
-                                 "stop_url"}``, or the SSE stream itself when the
-                                 request accepts ``text/event-stream`` (always with
-                                 ``wire="ui-message-stream"``); header ``X-Stream-Id``
-    ``GET /{id}/stream``         the stream as server-sent events from the cursor in
-                                 ``Last-Event-ID`` or ``?last_event_id=``; ``204`` when
-                                 it is finished and nothing is left to send
-    ``WS /{id}/ws``              the same events as JSON text messages; the client's
-                                 first message is ``{"last_event_id": <id or null>}``
-    ``POST /{id}/stop``          stop the generation (``202``; ``204`` if it had ended)
-    ===========================  ======================================================
+    - ``POST /``: start: the auth hook (``"start"``), then your ``start`` hook;
+      ``201 {"stream_id", "stream_url", "ws_url", "stop_url"}``, or the SSE stream
+      itself when the request accepts ``text/event-stream`` (always with
+      ``wire="ui-message-stream"``); header ``X-Stream-Id`` either way.
+    - ``GET /{id}/stream``: the stream as server-sent events from the cursor in
+      ``Last-Event-ID`` or ``?last_event_id=``; ``204`` when it is finished and
+      nothing is left to send.
+    - ``WS /{id}/ws``: the same events as JSON text messages; the client's first
+      message is ``{"last_event_id": <id or null>}``.
+    - ``POST /{id}/stop``: stop the generation (``202``; ``204`` if it had ended).
 
     The generation runs in the relay's task group, not in the request: a browser that
     disconnects neither cancels nor re-bills it, and reconnects (to any worker, with
