@@ -165,6 +165,9 @@ class StreamSession:
         """The number of the current attempt (1 = the first request)."""
         self.last_event_id = ""
         """The SSE last event ID, kept across attempts (sent as ``Last-Event-ID``)."""
+        self.stream_done = False
+        """True once the current response sent its terminal event (stop reading); a
+        plain attribute, read after every :meth:`feed` (it changes only there)."""
         self._sse: SSEDecoder | None = None
         self._decoder: StreamDecoder | None = None
         self._started_at: float | None = None
@@ -193,11 +196,6 @@ class StreamSession:
     def finished(self) -> bool:
         """True once the stream ended (complete or failed for good)."""
         return self._state in ("done", "failed")
-
-    @property
-    def stream_done(self) -> bool:
-        """True once the current response sent its terminal event (stop reading)."""
-        return self._decoder is not None and self._decoder.done
 
     @property
     def result(self) -> StreamResult | None:
@@ -243,6 +241,7 @@ class StreamSession:
             )
         self._sse = SSEDecoder(**self._sse_limits)
         self._decoder = self.dialect.new_decoder()
+        self.stream_done = False
         self._state = "requesting"
         return spec.with_headers(
             **{"Idempotency-Key": self.request_id, "X-Request-ID": self.request_id}
@@ -307,6 +306,7 @@ class StreamSession:
                 out.extend(push(deltas, event_id=sse.id, sequence=decoder.sequence_number(sse)))
         except StreamkitError as err:
             failure = err
+        self.stream_done = decoder.done  # (only an SSE event can change it)
         if out:
             self._note(out, now)
         if failure is not None:

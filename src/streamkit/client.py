@@ -29,6 +29,7 @@ from streamkit.result import StreamResult
 from streamkit.retry import RetryPolicy
 from streamkit.session import (
     CLOSE,
+    DONE,
     EOF,
     READ,
     Deliver,
@@ -143,13 +144,16 @@ class Stream(StreamState):
 
     def _step(self, stop_at_read: bool = False) -> None:
         """Run the machine's actions until it delivers events or ends."""
-        machine = self._machine
+        send = self._machine.send
         action, self._pending = self._pending, None
         outcome: Outcome = None
         try:
             while True:
                 if action is None:
-                    action = machine.next(outcome)
+                    try:
+                        action = send(outcome)
+                    except StopIteration:
+                        action = DONE
                 if action is READ:
                     if stop_at_read:
                         self._pending = action

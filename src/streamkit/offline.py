@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from streamkit._request import RequestSpec
 from streamkit.events import DeltaEvent
 from streamkit.providers import get
@@ -48,13 +50,18 @@ def decode_stream(
         request=RequestSpec("POST", "offline://recording"),
         retry=RetryPolicy(max_attempts=1),
     )
-    machine = StreamMachine(session, clock=lambda: 0.0)
+    machine = StreamMachine(session, clock=itertools.repeat(0.0).__next__)
     step = chunk_size or max(len(data), 1)
-    pieces = (data[start : start + step] for start in range(0, len(data), step))
+    ends = range(step, len(data) + step, step)
+    pieces = map(data.__getitem__, map(slice, range(0, len(data), step), ends))
     events: list[DeltaEvent] = []
     outcome: Outcome = None
+    send = machine.send
     while True:  # the executors' loop, with the recording as the network
-        action = machine.next(outcome)  # raises the stream's error, with `partial`
+        try:
+            action = send(outcome)  # raises the stream's error, with `partial`
+        except StopIteration:
+            break
         if action is READ:
             outcome = next(pieces, EOF)
         elif type(action) is Deliver:

@@ -141,13 +141,17 @@ class StreamMachine:
         clock: monotonic seconds (``time.monotonic``, or a fake clock in tests).
     """
 
-    __slots__ = ("_clock", "_flow", "_over", "session")
+    __slots__ = ("_clock", "_flow", "_over", "send", "session")
 
     def __init__(self, session: StreamSession, *, clock: Callable[[], float]) -> None:
         self.session = session
         self._clock = clock
         self._flow: Generator[Action, Outcome, None] = self._http_flow()
         self._over = False
+        #: The executors' fast path: :meth:`next` without its bookkeeping (the flow's
+        #: own generator ``send``): ``StopIteration`` means :data:`DONE`; after it
+        #: raised or stopped, do not call it again.
+        self.send: Callable[[Outcome], Action] = self._flow.send
 
     def next(self, outcome: Outcome) -> Action:
         """Take the outcome of the previous action (``None`` at first); return the next one.
