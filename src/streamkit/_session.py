@@ -45,7 +45,7 @@ from streamkit.events import (
 )
 from streamkit.extras import ProviderExtras
 from streamkit.metrics import MetricsRecorder
-from streamkit.providers._base import Dialect, StreamDecoder
+from streamkit.providers._base import Dialect, StartingAfterResume, StreamDecoder
 from streamkit.reassembly import AttemptMode, Reassembler, ReplayDivergedError
 from streamkit.result import StreamResult
 from streamkit.retry import RetryPolicy
@@ -496,10 +496,14 @@ class StreamSession:
             elif strategy == "replay":
                 return base, "replay", "replay"
             elif strategy == "starting-after":
-                builder = getattr(self.dialect, "build_starting_after_request", None)
                 seq = r.next_sequence
-                if builder is not None and self._response_id and seq is not None:
-                    spec = builder(base, self._response_id, seq - 1)
+                dialect = self.dialect
+                if (
+                    isinstance(dialect, StartingAfterResume)
+                    and self._response_id
+                    and seq is not None
+                ):
+                    spec = dialect.build_starting_after_request(base, self._response_id, seq - 1)
                     if spec is not None:
                         return spec, "continue", "starting-after"
         return None

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from streamkit._request import RequestSpec
-from streamkit.errors import ProviderError
+from streamkit.errors import ProviderError, StreamkitError
 from streamkit.events import DeltaEvent, ResumeStrategy
 from streamkit.extras import ProviderExtras
 from streamkit.sse import ServerSentEvent
 
-__all__ = ["Dialect", "StreamDecoder", "normalize_finish_reason", "provider_error"]
+__all__ = [
+    "Dialect",
+    "MessageDecoder",
+    "StartingAfterResume",
+    "StreamDecoder",
+    "WebSocketDialect",
+    "normalize_finish_reason",
+    "provider_error",
+]
 
 _FINISH_REASONS = {
     "stop": "stop",
@@ -139,4 +147,84 @@ class Dialect(Protocol):
 
     def new_decoder(self) -> StreamDecoder:
         """A fresh decoder for one response body."""
+        ...
+
+
+class MessageDecoder(StreamDecoder, Protocol):
+    """A decoder that also takes whole JSON messages (WebSocket frames), not only SSE events.
+
+    A message enters the same dispatch as the data of an SSE event, after parsing.
+    """
+
+    def decode_payload(self, payload: Any) -> list[DeltaEvent]:
+        """Decode one message: a parsed JSON value (an object, or ``"[DONE]"``).
+
+        Raises:
+            ChunkDecodeError: the value is not one of the provider's events.
+            ProviderError: the event is an in-band error.
+        """
+        ...
+
+    def payload_sequence_number(self, payload: Any) -> int | None:
+        """The protocol's own event number of a message, else ``None``."""
+        ...
+
+
+class WebSocketDialect(Dialect, Protocol):
+    """A provider wire format over a WebSocket: one message out, JSON messages back.
+
+    ``build_request`` returns the handshake (``url``, ``headers``) and, as ``json``,
+    the message that starts one stream (``base_url`` is the WebSocket URL).
+    """
+
+    lane_key: str | None
+    """The message field that names a lane (``"stream_id"``), or ``None``: one stream
+    at a time per socket."""
+
+    def default_url(self, base_url: str) -> str:
+        """The WebSocket URL for a client whose HTTP API root is ``base_url``."""
+        ...
+
+    def default_connection_limit_s(self, url: str) -> float | None:
+        """How long the server keeps a socket open (seconds), ``None`` if unlimited."""
+        ...
+
+    def new_decoder(self) -> MessageDecoder:
+        """A fresh decoder for one stream."""
+        ...
+
+    def close_error(self, code: int, reason: str, decoder: MessageDecoder) -> StreamkitError | None:
+        """What a close frame means mid-stream: ``None`` if it ends the stream normally."""
+        ...
+
+    def transport_error(self, err: StreamkitError) -> StreamkitError:
+        """``err``, or the connection error an in-band error stands for (a connection limit)."""
+        ...
+
+    def needs_full_input(self, err: StreamkitError) -> bool:
+        """Whether ``err`` says the server lost the conversation (resend the full input)."""
+        ...
+
+    def is_terminal(self, payload: Any) -> bool:
+        """Whether a message ends its stream (to skip what a cancelled stream still sends)."""
+        ...
+
+
+@runtime_checkable
+class StartingAfterResume(Protocol):
+    """A dialect that can stream a response again from an event number (a capability).
+
+    OpenAI Responses background streams: ``GET /responses/{id}?stream=true&starting_after=N``.
+    The session uses it for ``resume="auto"``/``"starting-after"`` when the dialect
+    implements it; dialects without it simply do not offer that strategy.
+    """
+
+    def build_starting_after_request(
+        self, spec: RequestSpec, response_id: str, after_sequence: int
+    ) -> RequestSpec | None:
+        """The request that re-streams ``response_id`` after event ``after_sequence``.
+
+        Returns ``None`` when this response cannot be re-streamed (e.g. it was not
+        started with ``background: true``).
+        """
         ...
