@@ -73,13 +73,20 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 return 'ok'
 """
 
-# the shared tail of the writing scripts: append ARGV[first..] as (event, data) pairs
+# the shared head of the writing scripts: append ARGV[first..] as (event, data) pairs; the
+# last entry of a finished stream carries f=1, so that a reader tailing the log knows it
 _ADD = """
-local function add(first, maxlen)
+local function add(first, maxlen, final)
   local seq = tonumber(redis.call('HGET', KEYS[1], 'seq'))
   for i = first, #ARGV, 2 do
     seq = seq + 1
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '0-' .. seq, 'e', ARGV[i], 'd', ARGV[i + 1])
+    local id = '0-' .. seq
+    if final and i + 2 > #ARGV then
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, id,
+                 'e', ARGV[i], 'd', ARGV[i + 1], 'f', '1')
+    else
+      redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, id, 'e', ARGV[i], 'd', ARGV[i + 1])
+    end
   end
   redis.call('HSET', KEYS[1], 'seq', seq)
 end
@@ -90,7 +97,7 @@ _APPEND = (
     _ADD
     + """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
-add(5, ARGV[2])
+add(5, ARGV[2], ARGV[4] == '1')
 if ARGV[4] == '1' then
   redis.call('HSET', KEYS[1], 'done', '1')
   redis.call('DEL', KEYS[3])
@@ -125,7 +132,7 @@ _SEAL = (
     + """
 if redis.call('EXISTS', KEYS[3]) == 1 then return 0 end
 if redis.call('HGET', KEYS[1], 'done') ~= '0' then return 0 end
-add(3, ARGV[1])
+add(3, ARGV[1], true)
 redis.call('HSET', KEYS[1], 'done', '1')
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 redis.call('EXPIRE', KEYS[2], ARGV[2])
@@ -157,16 +164,15 @@ class RedisStore(Store):
     Limits: ``max_events`` per stream (``XADD MAXLEN ~``: Redis trims whole radix-tree
     nodes, so a stream may briefly hold up to ~100 more), ``ttl_s`` after the last
     write. Each waiting reader holds one Redis connection for up to ``heartbeat_s``
-    (a blocking ``XREAD``): size the server's ``maxclients`` for your concurrent
-    readers.
+    (a blocking ``XREAD``, at most 80 % of the client's ``socket_timeout``): size the
+    server's ``maxclients`` for your concurrent readers.
 
     Runs on asyncio only (``redis.asyncio``); :class:`MemoryStore` also runs on trio.
 
     Args:
         redis: a ``redis.asyncio.Redis`` client (not closed by :meth:`aclose`), or a
             URL such as ``"redis://127.0.0.1:6379/0"`` (the client made from it is
-            closed by :meth:`aclose`). Its ``socket_timeout`` must exceed the relay's
-            ``heartbeat_s``.
+            closed by :meth:`aclose`).
         prefix: the key prefix.
         max_events: events kept per stream.
         ttl_s: seconds a stream is kept after its last write (600: a reload within
@@ -198,6 +204,8 @@ class RedisStore(Store):
         self.max_events = max_events
         self.ttl_s = int(ttl_s)
         self.lease_s = lease_s
+        timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+        self._max_block_s: float | None = None if timeout is None else 0.8 * float(timeout)
         self._create = client.register_script(_CREATE)
         self._append = client.register_script(_APPEND)
         self._renew = client.register_script(_RENEW)
@@ -301,30 +309,33 @@ class RedisStore(Store):
         timeout_s: float,
         orphan: Sequence[Item] = (),
     ) -> Batch:
-        """See :meth:`Store.read`: one round trip, then ``XREAD BLOCK`` when idle."""
+        """See :meth:`Store.read`: one pipelined round trip, then ``XREAD BLOCK`` when idle.
+
+        A blocking read lasts at most 80 % of the client's ``socket_timeout`` (redis-py
+        5 s by default), so a reader may come back empty sooner than ``timeout_s``. The
+        last entry of a finished stream is marked in the log itself (``f``), so a reader
+        tailing it knows the end without another round trip.
+        """
         meta, log, lease = self._keys(stream_id)
-        start = f"0-{after + 1}" if after else "-"
+        start = f"0-{after or 0}"
         for _ in range(2):  # a second pass only after sealing an orphan
             with _redis_errors():
-                async with self._redis.pipeline(transaction=True) as pipe:
+                async with self._redis.pipeline(transaction=False) as pipe:
                     pipe.hmget(meta, "base", "seq", "done")
                     pipe.exists(lease)
-                    pipe.xrange(log, start, "+", count=limit)
-                    (base, seq, done), leased, raw = await pipe.execute()
+                    pipe.xread({log: start}, count=limit)
+                    (base, seq, done), leased, answer = await pipe.execute()
             if base is None:
                 return Batch((), status="gone")
-            base, seq, finished = int(base), int(seq), _str(done) == "1"
+            base, seq = int(base), int(seq)
             cursor = resolve_cursor(after, base, seq)
             if cursor is None:
                 return Batch((), status="expired")
-            entries = [self._entry(entry_id, fields) for entry_id, fields in raw]
-            if entries:
-                if entries[0].id != cursor + 1:
-                    return Batch((), status="expired")  # trimmed past the cursor
-                return Batch(entries, finished=finished and entries[-1].id == seq)
+            if answer:
+                return self._batch(answer, cursor)
             if cursor < seq:
-                return Batch((), status="expired")
-            if finished:
+                return Batch((), status="expired")  # the log expired or was trimmed
+            if _str(done) == "1":
                 return Batch((), finished=True)
             if leased or not orphan:
                 break
@@ -335,13 +346,24 @@ class RedisStore(Store):
                 await self._seal(keys=[meta, log, lease], args=args)
         if timeout_s <= 0:
             return Batch(())
-        block_ms = max(1, round(timeout_s * 1000))
+        assert cursor is not None  # every pass that ends the loop set it
+        wait_s = timeout_s if self._max_block_s is None else min(timeout_s, self._max_block_s)
         with _redis_errors():
-            answer = await self._redis.xread({log: f"0-{cursor}"}, count=limit, block=block_ms)
-        if not answer:
-            return Batch(())
-        _, raw = answer[0]
-        return Batch([self._entry(entry_id, fields) for entry_id, fields in raw])
+            answer = await self._redis.xread(
+                {log: f"0-{cursor}"}, count=limit, block=max(1, round(wait_s * 1000))
+            )
+        return self._batch(answer, cursor) if answer else Batch(())
+
+    def _batch(self, answer: Any, cursor: int) -> Batch:
+        raw = answer[0][1]
+        entries = [self._entry(entry_id, fields) for entry_id, fields in raw]
+        if entries[0].id != cursor + 1:
+            return Batch((), status="expired")  # trimmed past the cursor
+        return Batch(entries, finished=self._final(raw[-1][1]))
+
+    @staticmethod
+    def _final(fields: dict[Any, Any]) -> bool:
+        return b"f" in fields or "f" in fields
 
     @staticmethod
     def _entry(entry_id: Any, fields: dict[Any, Any]) -> Entry:
