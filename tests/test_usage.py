@@ -428,3 +428,72 @@ def test_every_expected_stream_exists() -> None:
     if not names:
         real_dir()
     assert set(_EXPECTED) <= names
+
+
+# ---- buckets that change the price (#16) -----------------------------------------------------
+
+
+def test_openai_audio_and_image_details() -> None:
+    u = Usage.from_openai(
+        {
+            "prompt_tokens": 100,
+            "completion_tokens": 50,
+            "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 40, "image_tokens": 7},
+            "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 30},
+        }
+    )
+    assert (u.input_audio_tokens, u.input_image_tokens, u.output_audio_tokens) == (40, 7, 30)
+    assert u.cache_read_tokens == 0  # reported zero stays zero
+    zero = Usage.from_openai(
+        {"prompt_tokens": 1, "completion_tokens": 1, "prompt_tokens_details": {"audio_tokens": 0}}
+    )
+    assert zero.input_audio_tokens is None  # a priced sub-bucket: None when zero
+
+
+def test_openai_service_tier_when_the_object_carries_it() -> None:
+    base = {"prompt_tokens": 1, "completion_tokens": 1}
+    assert Usage.from_openai({**base, "service_tier": "flex"}).service_tier == "flex"
+    assert Usage.from_openai({**base, "service_tier": "default"}).service_tier is None
+    assert Usage.from_openai(base).service_tier is None
+
+
+def test_anthropic_1h_writes_web_searches_and_tier() -> None:
+    u = Usage.from_anthropic(
+        {
+            "input_tokens": 10,
+            "cache_creation_input_tokens": 300,
+            "cache_read_input_tokens": 5,
+            "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200},
+            "output_tokens": 7,
+            "server_tool_use": {"web_search_requests": 3},
+            "service_tier": "priority",
+        }
+    )
+    assert (u.input_tokens, u.cache_write_tokens, u.cache_write_1h_tokens) == (315, 300, 200)
+    assert (u.web_searches, u.service_tier) == (3, "priority")
+
+
+def test_gemini_modalities() -> None:
+    u = Usage.from_gemini(
+        {
+            "promptTokenCount": 1300,
+            "candidatesTokenCount": 1290,
+            "promptTokensDetails": [
+                {"modality": "TEXT", "tokenCount": 42},
+                {"modality": "IMAGE", "tokenCount": 1258},
+            ],
+            "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}],
+        }
+    )
+    assert (u.input_image_tokens, u.output_image_tokens, u.input_audio_tokens) == (1258, 1290, None)
+
+
+def test_new_buckets_sum_and_merge() -> None:
+    a = Usage(input_tokens=10, cache_write_tokens=4, cache_write_1h_tokens=4, web_searches=1)
+    b = Usage(input_tokens=5, web_searches=2, service_tier="flex")
+    total = a + b
+    assert (total.input_tokens, total.cache_write_1h_tokens, total.web_searches) == (15, 4, 3)
+    assert total.service_tier == "flex"
+    assert a.updated(b).web_searches == 2
+    assert not Usage(web_searches=1).is_empty
+    assert "web searches" in Usage(web_searches=1)._repr_markdown_()
