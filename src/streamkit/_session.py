@@ -18,7 +18,7 @@ import contextlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from streamkit._request import RequestSpec
 from streamkit.config import Timeouts
@@ -45,7 +45,12 @@ from streamkit.events import (
 )
 from streamkit.extras import ProviderExtras
 from streamkit.metrics import MetricsRecorder
-from streamkit.providers._base import Dialect, StartingAfterResume, StreamDecoder
+from streamkit.providers._base import (
+    Dialect,
+    MessageDecoder,
+    StartingAfterResume,
+    StreamDecoder,
+)
 from streamkit.reassembly import AttemptMode, Reassembler, ReplayDivergedError
 from streamkit.result import StreamResult
 from streamkit.retry import RetryPolicy
@@ -202,6 +207,11 @@ class StreamSession:
         """The final result once the stream completed, else ``None``."""
         return self._result
 
+    @property
+    def decoder(self) -> StreamDecoder | None:
+        """The decoder of the current attempt (``None`` before the first)."""
+        return self._decoder
+
     # ---- inputs -------------------------------------------------------------------------
 
     def next_request(self, now: float) -> RequestSpec:
@@ -316,6 +326,66 @@ class StreamSession:
             # it (take_failure) once they are consumed
             self._deferred_failure = failure
         return out
+
+    def feed_message(self, message: Any, now: float) -> list[DeltaEvent]:
+        """Feed one whole message (a parsed WebSocket JSON frame); return the events to deliver.
+
+        The message skips the SSE decoder and enters the dialect decoder through
+        ``decode_payload`` (:class:`~streamkit.providers._base.MessageDecoder`), the
+        entry the data of an SSE event takes after parsing; the reassembler, usage and
+        metrics are those of :meth:`feed`. Messages after the terminal event are ignored.
+
+        Raises:
+            ChunkDecodeError, ProviderError, StreamOrderError, APITimeoutError: as
+                :meth:`feed` (events decoded with an in-band error are returned first,
+                and the error waits in :meth:`take_failure`).
+        """
+        decoder = cast("MessageDecoder | None", self._decoder)
+        if decoder is None:
+            raise StreamStateError("feed_message() before next_request()")
+        self._last_now = now
+        if self._deadline is not None and now > self._deadline:
+            raise APITimeoutError(
+                f"the stream took longer than Timeouts.total={self._timeouts.total} s"
+            )
+        if decoder.done:
+            return []
+        push = self.reassembler.push
+        out: list[DeltaEvent] = []
+        try:
+            try:
+                deltas = decoder.decode_payload(message)
+            except ProviderError as err:
+                if err.events:
+                    out = push(err.events)
+                raise
+            out = push(deltas, sequence=decoder.payload_sequence_number(message))
+        except StreamkitError as err:
+            if not out:
+                raise
+            self._deferred_failure = err
+        self.stream_done = decoder.done
+        if out:
+            self._note(out, now)
+        return out
+
+    def restart(self, request: RequestSpec) -> None:
+        """Send ``request`` instead of the first request from the next attempt on.
+
+        For a stream that failed before any content because the server lost state the
+        request relied on (a WebSocket ``previous_response_not_found``): the next
+        attempt starts afresh with ``request`` (the full input). No retry is counted
+        against the policy and no sleep is planned; nothing is accounted for the failed
+        attempt (no output was generated).
+
+        Raises:
+            StreamStateError: content was already delivered, or the stream finished.
+        """
+        if self.finished or self.reassembler.delivered_chars:
+            raise StreamStateError("restart() after content was delivered")
+        self._base_request = request
+        self._next = (request, "fresh", None)
+        self._state = "idle"
 
     def take_failure(self) -> None:
         """Raise the failure :meth:`feed` deferred behind the events it returned.

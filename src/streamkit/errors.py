@@ -14,8 +14,9 @@ Every exception streamkit raises on purpose derives from :class:`StreamkitError`
     │   │   └── OverloadedError           529
     │   ├── APIConnectionError        connect failed, the connection broke, or a protocol error
     │   │   ├── ConnectError              no connection could be made (refused, DNS, TLS)
-    │   │   └── APITimeoutError           connect/write/pool timeout
-    │   │       └── StreamStalledError        no byte arrived for ``Timeouts.read_idle`` seconds
+    │   │   ├── APITimeoutError           connect/write/pool timeout
+    │   │   │   └── StreamStalledError        no byte arrived for ``Timeouts.read_idle`` seconds
+    │   │   └── WebSocketClosedError      a WebSocket closed (or dropped) before the stream ended
     │   ├── ProviderError             an error event inside an otherwise successful stream
     │   └── UnexpectedContentTypeError a 2xx answer that is not ``text/event-stream``
     ├── StreamInterruptedError        the stream broke and could not be retried or resumed
@@ -85,6 +86,7 @@ __all__ = [
     "StreamStateError",
     "StreamkitError",
     "UnexpectedContentTypeError",
+    "WebSocketClosedError",
     "parse_error_body",
     "redact",
     "register_secret",
@@ -498,6 +500,33 @@ class StreamStalledError(APITimeoutError):
     ) -> None:
         super().__init__(message, partial=partial)
         self.idle_s = idle_s
+
+
+class WebSocketClosedError(APIConnectionError):
+    """A WebSocket closed, or dropped, before the stream ended (retried / resumed like a cut).
+
+    Raised for the close codes that mean "try again" (RFC 6455 §7.4.1 and the IANA
+    registry): 1000 before the stream's terminal event, 1001 going away, 1005 no
+    status, 1006 dropped without a close frame (also a network error or a missed
+    pong), 1011 server error, 1012 service restart, 1013 try again later, 1015 TLS
+    failure; and for an OpenAI/xAI ``websocket_connection_limit_reached`` error.
+
+    Attributes:
+        code: the close code (``1006`` when no close frame arrived).
+        reason: the close reason the server gave (``""`` when none).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int = 1006,
+        reason: str = "",
+        partial: StreamResult | None = None,
+    ) -> None:
+        super().__init__(message, partial=partial)
+        self.code = code
+        self.reason = redact(reason)
 
 
 class UnexpectedContentTypeError(APIError):

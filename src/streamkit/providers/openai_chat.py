@@ -10,6 +10,7 @@ in-band errors, vLLM extras, tool-call indexes starting at 1.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -210,11 +211,41 @@ class OpenAIChatDecoder:
             hot = self._hot_text(obj)
             if hot is not None:
                 return hot
+        return self._decode_chunk(obj, data, sse.event)
+
+    def decode_payload(self, payload: Any) -> list[DeltaEvent]:
+        """Decode one chunk that arrived as a parsed JSON value (a WebSocket message).
+
+        The same rules as :meth:`decode` after its JSON parsing: the string
+        ``"[DONE]"`` ends the stream, an object is a ``chat.completion.chunk`` (or an
+        error envelope).
+
+        Raises:
+            ChunkDecodeError: the value is not a chunk object.
+            ProviderError: an in-band error.
+        """
+        if payload == "[DONE]":
+            self._done = True
+            return []
+        if self.fast:
+            hot = self._hot_text(payload)
+            if hot is not None:
+                return hot
+        return self._decode_chunk(payload, None, "")
+
+    def payload_sequence_number(self, payload: Any) -> int | None:
+        """Chat Completions chunks are not numbered: always ``None``."""
+        return None
+
+    def _decode_chunk(self, obj: Any, data: str | None, event: str) -> list[DeltaEvent]:
+        """Validate and decode one parsed chunk (``data``: its SSE text, if it came as SSE)."""
         try:
             chunk = _CHUNK.validate_python(obj)
         except ValidationError as exc:
             raise ChunkDecodeError(
-                f"not a chat.completion.chunk: {exc.errors()[0]['msg']}", raw=data, event=sse.event
+                f"not a chat.completion.chunk: {exc.errors()[0]['msg']}",
+                raw=data if data is not None else _raw(obj),
+                event=event,
             ) from None
         if chunk.model and self.model is None:
             self.model = chunk.model
@@ -235,19 +266,20 @@ class OpenAIChatDecoder:
                 self._usage_only_seen = True
         if chunk.error is not None:
             err = chunk.error
+            raw = data if data is not None else _raw(obj)
             if isinstance(err, str):
                 raise provider_error(
                     err,
                     code=None,
                     error_type=None,
-                    raw=data,
+                    raw=raw,
                     events=[e for e in out if isinstance(e, UsageEvent)],
                 )
             raise provider_error(
                 err.message,
                 code=err.code,
                 error_type=err.type,
-                raw=data,
+                raw=raw,
                 events=[e for e in out if isinstance(e, UsageEvent)],
             )
         return out
@@ -361,6 +393,14 @@ class OpenAIChatDecoder:
         if isinstance(err, _Error):
             raise provider_error(err.message, code=err.code, error_type=err.type, raw=data)
         raise provider_error(err or env.message or data, code=None, error_type=None, raw=data)
+
+
+def _raw(obj: Any) -> str:
+    """A parsed chunk as JSON text, for error messages."""
+    try:
+        return json.dumps(obj, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return repr(obj)
 
 
 class OpenAIChatDialect:

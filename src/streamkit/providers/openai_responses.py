@@ -8,6 +8,10 @@ what compatible servers do differently, seen in real recordings: OpenRouter send
 ``event:`` lines, a ``: OPENROUTER PROCESSING`` comment and a chat-style
 ``data: [DONE]``; DeepSeek and OpenRouter stream raw ``reasoning_text``; a resumed
 background stream (``starting_after``) begins with ``response.queued``.
+
+Over a WebSocket (OpenAI, xAI and Azure "WebSocket mode") the same events arrive as
+whole JSON messages without SSE framing: :meth:`OpenAIResponsesDecoder.decode_payload`
+takes them, through the same dispatch as :meth:`OpenAIResponsesDecoder.decode`.
 """
 
 from __future__ import annotations
@@ -191,6 +195,8 @@ class OpenAIResponsesDecoder:
         "_calls",
         "_citations",
         "_done",
+        "_final",
+        "_last_payload",
         "_last_seq",
         "_last_sse",
         "_logprobs",
@@ -210,7 +216,9 @@ class OpenAIResponsesDecoder:
         self.response_id: str | None = None
         self._done = False
         self._last_sse: ServerSentEvent | None = None
+        self._last_payload: object = None
         self._last_seq: int | None = None
+        self._final: _Response | None = None
         self._calls: dict[int, _Call] = {}
         self._text_chars = 0
         self._part_starts: dict[tuple[int, int], int] = {}
@@ -268,7 +276,56 @@ class OpenAIResponsesDecoder:
                 event=sse.event,
             ) from None
         self._last_sse, self._last_seq = sse, event.sequence_number
-        kind = event.type or sse.event
+        return self._dispatch(event, sse.event, data)
+
+    def decode_payload(self, payload: Any) -> list[DeltaEvent]:
+        """Decode one event that arrived as a parsed JSON value (a WebSocket message).
+
+        The same rules as :meth:`decode`: the value is a JSON object whose ``type``
+        names the event (the string ``"[DONE]"`` ends the stream). A ``response.done``
+        for the response being decoded (same ``response.id``) ends it as
+        ``response.completed`` would; one for another response is ignored.
+
+        Raises:
+            ChunkDecodeError: the value is not a Responses event object.
+            ProviderError: an ``error`` event or ``response.failed``.
+        """
+        if payload == "[DONE]":
+            self._last_payload, self._last_seq = payload, None
+            self._done = True
+            return []
+        try:
+            event = _EVENT.validate_python(payload)
+        except ValidationError as exc:
+            raise ChunkDecodeError(
+                f"not a Responses stream event: {exc.errors()[0]['msg']}",
+                raw=_raw(payload),
+                event="",
+            ) from None
+        self._last_payload, self._last_seq = payload, event.sequence_number
+        return self._dispatch(event, "", payload)
+
+    def payload_sequence_number(self, payload: Any) -> int | None:
+        """The ``sequence_number`` of a message (read from the one just decoded)."""
+        if payload is self._last_payload:
+            return self._last_seq
+        number = payload.get("sequence_number") if isinstance(payload, dict) else None
+        return number if type(number) is int else None
+
+    def output_items(self) -> list[dict[str, Any]] | None:
+        """The output items of the completed response (``response.output``), or ``None``.
+
+        What a client appends to its input to continue the conversation without
+        ``previous_response_id`` (reasoning items keep their ``encrypted_content``).
+        """
+        final = self._final
+        if final is None or final.output is None:
+            return None
+        return [item.model_dump(exclude_unset=True) for item in final.output]
+
+    def _dispatch(self, event: _Event, sse_event: str, source: Any) -> list[DeltaEvent]:
+        """The one entry after parsing: ``source`` is the SSE data or the parsed message."""
+        kind = event.type or sse_event
         if kind == "response.output_text.delta":
             return self._text(event)
         if kind in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
@@ -297,10 +354,22 @@ class OpenAIResponsesDecoder:
         if kind in ("response.completed", "response.incomplete"):
             return self._finish(event.response, incomplete=kind == "response.incomplete")
         if kind == "response.failed":
-            self._failed(event, data)
-        if kind == "error" or sse.event == "error":
-            self._error(event, data)
+            self._failed(event, _raw(source))
+        if kind == "error" or sse_event == "error":
+            self._error(event, _raw(source))
+        if kind == "response.done":
+            return self._done_event(event, source)
         return []
+
+    def _done_event(self, event: _Event, source: Any) -> list[DeltaEvent]:
+        # ``response.done`` (seen over WebSocket): terminal only for this response, and
+        # only when no ``completed``/``incomplete``/``failed`` ended it already
+        response = event.response
+        if self._done or response is None or not response.id or response.id != self.response_id:
+            return []
+        if response.status == "failed":
+            self._failed(event, _raw(source))
+        return self._finish(response, incomplete=response.status == "incomplete")
 
     # ---- event handlers ---------------------------------------------------------------
 
@@ -457,6 +526,7 @@ class OpenAIResponsesDecoder:
 
     def _finish(self, response: _Response | None, *, incomplete: bool) -> list[DeltaEvent]:
         self._done = True
+        self._final = response
         self._note_response(response)
         out = self._usage_events(response)
         if incomplete:
@@ -528,6 +598,16 @@ class OpenAIResponsesDecoder:
             stop_details=dict(self._stop_details) if self._stop_details is not None else None,
             raw_usage=dict(self._raw_usage) if self._raw_usage is not None else None,
         )
+
+
+def _raw(source: Any) -> str:
+    """The text of an event for error messages: SSE data as it is, a message as JSON."""
+    if isinstance(source, str):
+        return source
+    try:
+        return json.dumps(source, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return repr(source)
 
 
 # ---- request building ---------------------------------------------------------------------
