@@ -582,3 +582,18 @@ def test_prices_command_filters() -> None:
         prices_command(None, None, model="gpt-4.1", provider="anthropic")
     one = prices_command(None, "1M", model="claude-sonnet-4-5")
     assert "$6.00" in one  # the 1-hour cache write column
+
+
+def test_usage_genai_prices_cannot_price_falls_back_to_token_prices(
+    table: PriceTable, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from streamkit import _genai_prices
+
+    def refuse(*args: object, **kwargs: object) -> Decimal:
+        raise ValueError("inconsistent usage")
+
+    match = table.match("gpt-4.1")
+    assert match is not None
+    monkeypatch.setattr(_genai_prices, "total_price", refuse)
+    assert match.cost(Usage(input_tokens=14, output_tokens=30)) == D("0.000268")
+    assert "could not price" in caplog.text

@@ -100,7 +100,7 @@ def find(
             calc = genai_prices.calc_price(gp.Usage(), model_ref, provider_id=provider_id)
         else:
             calc = genai_prices.calc_price(gp.Usage(), model_ref, provider_api_url=api_url)
-    except LookupError:
+    except (LookupError, ValueError):  # no such provider or model
         found = None
     else:
         found = GenaiModel(calc.model, calc.provider)

@@ -42,6 +42,7 @@ An unknown model's cost is ``None`` (never 0) and emits one
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import warnings
@@ -68,6 +69,8 @@ __all__ = [
     "format_money",
     "to_decimal",
 ]
+
+_log = logging.getLogger("streamkit")
 
 #: Arithmetic context for money: 60 significant digits, so that sums and
 #: products of token counts and prices are exact in practice (the default
@@ -381,9 +384,15 @@ class PriceMatch:
         if self._genai is None:
             cost = self.price.cost(usage)
         else:
-            cost = _genai_prices.total_price(
-                self._genai, usage, at=self.priced_at, service_tier=tier
-            )
+            try:
+                cost = _genai_prices.total_price(
+                    self._genai, usage, at=self.priced_at, service_tier=tier
+                )
+            except ValueError as exc:  # usage genai-prices cannot price: never break a stream
+                _log.warning(
+                    "streamkit: genai-prices could not price %s (%s); token prices used", usage, exc
+                )
+                cost = self.price.cost(usage)
         self._last = (usage, tier, cost)
         return cost
 
