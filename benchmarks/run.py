@@ -181,9 +181,11 @@ def run_all(plan: Plan, wanted: Callable[[str], bool]) -> Results:
         for spec in plan.cases
         if any(wanted(_case_name(spec.family, spec.chunks, p)) for p in spec.pieces)
     ]
-    if specs or wanted("memory"):
+    if specs or wanted("peak-memory"):
         log("warming up every column (and checking each reassembles the text) ...")
-        families = {s.family for s, _ in specs} | ({"openai-text"} if wanted("memory") else set())
+        families = {s.family for s, _ in specs} | (
+            {"openai-text"} if wanted("peak-memory") else set()
+        )
         for family in sorted(families):
             comp.warm_up(cols, TRANSCRIPTS[family])
     for spec, t in specs:
@@ -206,7 +208,7 @@ def run_all(plan: Plan, wanted: Callable[[str], bool]) -> Results:
         log("per-stream fixed cost (1-chunk streams) ...")
         out.overhead = run_overhead(cols, 20)
 
-    if wanted("memory"):
+    if wanted("peak-memory"):
         for n in plan.memory_sizes:
             t = openai_text(n)
             case = comp.make_case(t, 16384)
@@ -312,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         metavar="NAME",
         help="run only the parts whose name contains NAME (repeatable): inmemory, stages, "
-        "overhead, memory, realistic, burst, import, or a case such as openai-text-10k@16 KiB",
+        "overhead, peak-memory, realistic, burst, import, or a case such as openai-text-10k@16 KiB",
     )
     ap.add_argument(
         "--out",
