@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         final = stream_answer(client, args.model, messages)
 
     print(f"finish reason: {final.finish_reason}")
-    print(f"total cost: ${tracker.total_cost} for {tracker.stream_count} streams")
+    total = sk.pricing.format_money(tracker.total_cost)
+    print(f"total cost: {total} for {tracker.stream_count} streams")
     return 0
 
 

@@ -88,7 +88,7 @@ def test_tool_calls_example() -> None:
     assert "'temperature': 24" in out
     assert "answer: In Paris it is 18 °C with light rain" in out
     assert "finish reason: stop" in out
-    assert "total cost: $0.00102000 for 2 streams" in out
+    assert "total cost: $0.00102 for 2 streams" in out
 
 
 # --- terminal_chat.py -----------------------------------------------------------------------
