@@ -156,9 +156,9 @@ async def test_many_streams_are_spread_over_several_http_clients() -> None:
             async for item in items:
                 assert item.error is None, item.error
                 finished += item.result is not None
-        shards = client._http._shards
+        shards = client._pool._shards
         assert len(shards) == 3
         assert [active for _, active in shards] == [0, 0, 0]  # every stream gave its slot back
         await client.aclose()
-        assert client._http._shards == []
+        assert client._pool._shards == []
     assert finished == n
