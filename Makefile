@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest test-lowest bench bench-quick docs package-check clean
+.PHONY: demo test lint typecheck pytest test-lowest bench bench-quick bench-relay docs package-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,10 @@ bench: $(VENV)/.installed-bench
 
 bench-quick: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/run.py --quick
+
+# The relay benchmark (#15): SSE clients on one relay worker; starts redis-server itself.
+bench-relay: $(VENV)/.installed-bench
+	$(BIN)/python benchmarks/relay_bench.py
 
 docs: $(VENV)/.installed-dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site

@@ -88,7 +88,7 @@ async def test_append_read_finish(stores: Callable[..., Store]) -> None:
     assert [(e.id, e.event) for e in last.entries] == [(4, "done")] and last.finished
     whole = await store.read("s1", 0, limit=10, timeout_s=0)
     assert [e.id for e in whole.entries] == [1, 2, 3, 4] and whole.finished
-    assert await store.read("s1", 4, limit=10, timeout_s=5) == Batch((), finished=True)
+    assert await store.read("s1", 4, limit=10, timeout_s=0) == Batch((), finished=True)
     info = await store.info("s1")
     assert info is not None
     assert (info.owner, info.done, info.base, info.last_id) == ("alice", True, 0, 4)
@@ -282,7 +282,7 @@ async def test_redis_store_seals_an_orphaned_stream_once(redis_url: str) -> None
             lambda: not client.exists("streamkit:relay:{s1}:lease"), what="the lease to expire"
         )
         client.close()
-        first = await worker.read("s1", 2, limit=10, timeout_s=5, orphan=ORPHAN)
+        first = await worker.read("s1", 2, limit=10, timeout_s=0.1, orphan=ORPHAN)
         assert [(e.id, e.data) for e in first.entries] == [(3, ORPHAN[0][1])] and first.finished
         again = await worker.read("s1", 0, limit=10, timeout_s=0, orphan=ORPHAN)
         assert [e.id for e in again.entries] == [1, 2, 3]  # sealed once
@@ -294,3 +294,21 @@ def sync_redis(url: str) -> Any:
     import redis
 
     return redis.Redis.from_url(url)
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_redis_store_blocks_no_longer_than_the_clients_socket_timeout(
+    redis_url: str,
+) -> None:
+    """A heartbeat longer than the client's read timeout comes back empty, not failed."""
+    import redis.asyncio
+
+    from streamkit.relay import RedisStore
+
+    client = redis.asyncio.Redis.from_url(redis_url, socket_timeout=0.3)
+    async with RedisStore(client) as store:
+        lease = await store.create("s1", owner="")
+        await store.append(lease, items(1))
+        assert await store.read("s1", 1, limit=10, timeout_s=30) == Batch(())
+        assert await store.read("s1", None, limit=10, timeout_s=30) != Batch(())
+    await client.aclose()

@@ -204,7 +204,9 @@ class RedisStore(Store):
         self.max_events = max_events
         self.ttl_s = int(ttl_s)
         self.lease_s = lease_s
-        timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+        # redis-py's default read timeout is 5 s (8.x; None before): a blocking XREAD
+        # must end before it
+        timeout = client.connection_pool.connection_kwargs.get("socket_timeout", 5.0)
         self._max_block_s: float | None = None if timeout is None else 0.8 * float(timeout)
         self._create = client.register_script(_CREATE)
         self._append = client.register_script(_APPEND)
@@ -309,14 +311,24 @@ class RedisStore(Store):
         timeout_s: float,
         orphan: Sequence[Item] = (),
     ) -> Batch:
-        """See :meth:`Store.read`: one pipelined round trip, then ``XREAD BLOCK`` when idle.
+        """See :meth:`Store.read`: one round trip per event for a reader tailing a stream.
 
-        A blocking read lasts at most 80 % of the client's ``socket_timeout`` (redis-py
-        5 s by default), so a reader may come back empty sooner than ``timeout_s``. The
-        last entry of a finished stream is marked in the log itself (``f``), so a reader
-        tailing it knows the end without another round trip.
+        With a cursor and ``timeout_s > 0`` it waits on the log first (``XREAD BLOCK``),
+        and checks the stream's state (gone, expired, finished, orphaned) in one
+        pipelined round trip only when nothing came; so a read past the end of a
+        finished stream says ``finished`` after ``timeout_s``, not at once. The last
+        entry of a finished stream is marked in the log itself (``f``), so a tailing
+        reader knows the end without another round trip. A blocking read lasts at most
+        80 % of the client's ``socket_timeout`` (5 s when the client sets none), so a
+        reader may come back empty sooner than ``timeout_s``.
         """
         meta, log, lease = self._keys(stream_id)
+        if after and timeout_s > 0:
+            # a reader tailing the stream: wait on the log first (one round trip per
+            # event); the checks below run when nothing came, or on a gap
+            batch = await self._tail(log, after, limit, timeout_s)
+            if batch is not None:
+                return batch
         start = f"0-{after or 0}"
         for _ in range(2):  # a second pass only after sealing an orphan
             with _redis_errors():
@@ -344,15 +356,19 @@ class RedisStore(Store):
                 args += (event, data)
             with _redis_errors():
                 await self._seal(keys=[meta, log, lease], args=args)
-        if timeout_s <= 0:
-            return Batch(())
+        if timeout_s <= 0 or after:
+            return Batch(())  # (a tailing reader has waited already)
         assert cursor is not None  # every pass that ends the loop set it
+        return await self._tail(log, cursor, limit, timeout_s) or Batch(())
+
+    async def _tail(self, log: str, cursor: int, limit: int, timeout_s: float) -> Batch | None:
+        """``XREAD BLOCK`` after ``cursor``; ``None`` when nothing came in time."""
         wait_s = timeout_s if self._max_block_s is None else min(timeout_s, self._max_block_s)
         with _redis_errors():
             answer = await self._redis.xread(
                 {log: f"0-{cursor}"}, count=limit, block=max(1, round(wait_s * 1000))
             )
-        return self._batch(answer, cursor) if answer else Batch(())
+        return self._batch(answer, cursor) if answer else None
 
     def _batch(self, answer: Any, cursor: int) -> Batch:
         raw = answer[0][1]

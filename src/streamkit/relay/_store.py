@@ -169,7 +169,10 @@ class Store(ABC):
     ) -> Batch:
         """Return up to ``limit`` events after ``after``, waiting for one if needed.
 
-        When there is none, waits up to ``timeout_s`` seconds (``0``: do not wait).
+        When there is none, waits up to ``timeout_s`` seconds (``0``: do not wait). With
+        ``timeout_s=0`` a read at the end of a finished stream returns ``finished`` at
+        once; with a timeout, a store may first wait (the relay never reads past an
+        entry it got with ``finished``).
 
         Args:
             stream_id: the stream.
