@@ -534,6 +534,44 @@ async def test_a_client_that_stops_reading_is_closed_and_costs_nothing_more() ->
 
 
 @pytest.mark.anyio
+async def test_a_websocket_client_that_stops_reading_is_dropped() -> None:
+    relay = Relay(lambda call: many_deltas(0), send_timeout_s=0.2)
+    sent: list[dict[str, Any]] = []
+    scope = {
+        "type": "websocket",
+        "asgi": {"version": "3.0"},
+        "path": "/",
+        "raw_path": b"/",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "scheme": "ws",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1234),
+        "subprotocols": [],
+    }
+    incoming = [{"type": "websocket.connect"}, {"type": "websocket.receive", "text": "{}"}]
+
+    async def receive() -> dict[str, Any]:
+        if incoming:
+            return incoming.pop(0)
+        await anyio.sleep_forever()  # the client never closes either
+        raise AssertionError
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send" and len(sent) >= 4:
+            await anyio.sleep_forever()  # the client stopped reading
+        sent.append(message)
+
+    async with relay:
+        stream_id = await relay.open(many_deltas(500))
+        scope["path"] = f"/{stream_id}/ws"
+        with anyio.fail_after(10):
+            await relay(scope, receive, send)  # returns: the relay gave up on this client
+    assert [m["type"] for m in sent] == ["websocket.accept"] + ["websocket.send"] * 3
+
+
+@pytest.mark.anyio
 async def test_heartbeats_while_the_upstream_is_silent_then_the_events() -> None:
     release = anyio.Event()
 
