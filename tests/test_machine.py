@@ -190,7 +190,7 @@ def test_stall_before_content_is_retried_and_the_deadline_is_the_clock() -> None
     assert type(m.next(None)) is Open
     assert m.next(SSE_HEAD) is READ
     assert m.next(chunk("late")) is CLOSE  # the deadline passed: no more attempts
-    with pytest.raises(sk.APITimeoutError, match="Timeouts.total"):
+    with pytest.raises(sk.APITimeoutError, match=r"Timeouts\.total"):
         m.next(None)
 
 

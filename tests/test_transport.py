@@ -185,9 +185,11 @@ async def test_untrusted_certificate_async(
 ) -> None:
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     raw = read_real(RAW_NAME)
-    with one_write_server(chunked(raw), tls_server) as base:
-        with pytest.raises(sk.APIConnectionError) as info:
-            await stream_async(base, retry=sk.RetryPolicy(max_attempts=1))
+    with (
+        one_write_server(chunked(raw), tls_server) as base,
+        pytest.raises(sk.APIConnectionError) as info,
+    ):
+        await stream_async(base, retry=sk.RetryPolicy(max_attempts=1))
     assert "127.0.0.1:" in str(info.value)
 
 
@@ -230,7 +232,7 @@ def _plain_httpx(base: str) -> tuple[bytes, type[BaseException] | None]:
         ):
             for piece in response.iter_raw():
                 body += piece
-    except Exception as exc:  # noqa: BLE001 - the class is what is compared
+    except Exception as exc:
         return body, type(exc)
     return body, None
 
@@ -264,7 +266,7 @@ def _streamkit(base: str) -> tuple[list[sk.DeltaEvent], BaseException | None]:
             client.stream(model="gpt-4o", messages=MESSAGES) as stream,
         ):
             events.extend(stream)
-    except Exception as exc:  # noqa: BLE001 - compared below
+    except Exception as exc:
         return events, exc
     return events, None
 

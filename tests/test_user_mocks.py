@@ -155,9 +155,11 @@ def test_consumed_body_is_a_misuse_raised_at_once_sync() -> None:
     with httpx.Client(transport=httpx.MockTransport(handler)) as http:
         client = sk.StreamingClient(base_url="https://x.test/v1", api_key="k", http_client=http)
         client._sleep = sleeps.append  # type: ignore[method-assign,assignment]
-        with pytest.raises(sk.StreamStateError) as info:
-            with client.stream(model="m", messages=MESSAGES) as stream:
-                list(stream)
+        with (
+            pytest.raises(sk.StreamStateError) as info,
+            client.stream(model="m", messages=MESSAGES) as stream,
+        ):
+            list(stream)
     assert "StreamConsumed" in str(info.value)
     assert len(calls) == 1  # not retried
     assert sleeps == []
@@ -182,7 +184,7 @@ async def test_consumed_body_is_a_misuse_raised_at_once_async() -> None:
 
 
 def test_wrong_kind_of_http_client_fails_at_construction() -> None:
-    with pytest.raises(sk.ConfigurationError, match="httpx.Client"):
+    with pytest.raises(sk.ConfigurationError, match=r"httpx\.Client"):
         sk.StreamingClient(api_key="k", http_client=httpx.AsyncClient())
     with pytest.raises(sk.ConfigurationError, match="AsyncClient"):
         sk.AsyncStreamingClient(api_key="k", http_client=httpx.Client())
