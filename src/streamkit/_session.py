@@ -208,6 +208,11 @@ class StreamSession:
         return self._result
 
     @property
+    def request(self) -> RequestSpec:
+        """The stream's first request (what a replay sends again)."""
+        return self._base_request
+
+    @property
     def decoder(self) -> StreamDecoder | None:
         """The decoder of the current attempt (``None`` before the first)."""
         return self._decoder
@@ -276,8 +281,9 @@ class StreamSession:
         """Feed body bytes; return the delta events to deliver, exactly once and in order.
 
         Raises:
-            SSEError, ChunkDecodeError, ProviderError, StreamOrderError,
-            APITimeoutError (``Timeouts.total`` passed): hand them to :meth:`fail`.
+            StreamkitError: ``SSEError``, ``ChunkDecodeError``, ``ProviderError``,
+                ``StreamOrderError``, or ``APITimeoutError`` when ``Timeouts.total``
+                passed; hand it to :meth:`fail`.
         """
         sse_decoder = self._sse
         decoder = self._decoder
