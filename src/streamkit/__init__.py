@@ -56,7 +56,7 @@ from streamkit.events import (
 from streamkit.extras import Citation, ProviderExtras, Signature, TokenLogprob
 from streamkit.limiter import ConcurrencyLimiter
 from streamkit.metrics import StreamMetrics
-from streamkit.pricing import ModelPrice, PriceTable, PriceTier, UnknownModelWarning
+from streamkit.pricing import CostBasis, ModelPrice, PriceTable, PriceTier, UnknownModelWarning
 from streamkit.reassembly import Reassembler
 from streamkit.result import ChoiceResult, StreamResult, ToolCall
 from streamkit.retry import RetryPolicy
@@ -84,6 +84,7 @@ __all__ = [
     "ConfigurationError",
     "ConnectError",
     "CostAccount",
+    "CostBasis",
     "CostReport",
     "CostTracker",
     "DeltaEvent",
