@@ -265,8 +265,13 @@ class ClientConfig:
         messages: Sequence[Mapping[str, Any]],
         resume: ResumeMode | None,
         params: Mapping[str, Any],
+        dialect: Dialect | None = None,
+        url: str | None = None,
     ) -> StreamSession:
         """Check one ``stream()`` call's arguments and build its sans-I/O session.
+
+        ``dialect`` and ``url`` replace the client's dialect and ``base_url`` (a
+        WebSocket connection's dialect and socket URL).
 
         Raises:
             TypeError: ``model`` is not a non-empty string, ``messages`` is not a list
@@ -277,8 +282,9 @@ class ClientConfig:
         check_request(model, messages, params)
         if resume is not None:
             _check_resume(resume)
-        spec = self.dialect.build_request(
-            base_url=self.base_url,
+        dialect = dialect or self.dialect
+        spec = dialect.build_request(
+            base_url=url or self.base_url,
             api_key=self._api_key.redacted(),
             model=model,
             messages=messages,
@@ -299,7 +305,7 @@ class ClientConfig:
             api_url=self.base_url,
         )
         return StreamSession(
-            dialect=self.dialect,
+            dialect=dialect,
             request=spec,
             retry=self.retry,
             timeouts=self.timeout,

@@ -46,8 +46,10 @@ from streamkit.session import (
     Sleep,
     StreamMachine,
 )
+from streamkit.websocket import DEFAULT_HEARTBEAT_S, DEFAULT_PONG_TIMEOUT_S, AsyncConnection
 
 if TYPE_CHECKING:
+    from streamkit.providers._base import WebSocketDialect
     from streamkit.tracker import CostTracker
 
 __all__ = ["AsyncStream", "AsyncStreamingClient", "TaggedEvent"]
@@ -386,6 +388,28 @@ class AsyncStreamingClient:
             model=model, messages=messages, resume=resume, params=params
         )
         return AsyncStream(self, StreamMachine(session, clock=self._clock))
+
+    def connect(
+        self,
+        url: str | None = None,
+        *,
+        dialect: WebSocketDialect | None = None,
+        heartbeat_s: float | None = DEFAULT_HEARTBEAT_S,
+        pong_timeout_s: float | None = DEFAULT_PONG_TIMEOUT_S,
+        rotate_after_s: float | None = None,
+    ) -> AsyncConnection:
+        """Open a WebSocket connection; use it with ``async with`` (asyncio or trio).
+
+        Args and errors: as :meth:`StreamingClient.connect`.
+        """
+        return AsyncConnection(
+            self,
+            dialect=dialect,
+            url=url,
+            heartbeat_s=heartbeat_s,
+            pong_timeout_s=pong_timeout_s,
+            rotate_after_s=rotate_after_s,
+        )
 
     @asynccontextmanager
     async def stream_many(

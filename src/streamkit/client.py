@@ -41,8 +41,10 @@ from streamkit.session import (
     Sleep,
     StreamMachine,
 )
+from streamkit.websocket import DEFAULT_HEARTBEAT_S, DEFAULT_PONG_TIMEOUT_S, Connection
 
 if TYPE_CHECKING:
+    from streamkit.providers._base import WebSocketDialect
     from streamkit.tracker import CostTracker
 
 __all__ = ["Stream", "StreamingClient"]
@@ -361,6 +363,51 @@ class StreamingClient:
             model=model, messages=messages, resume=resume, params=params
         )
         return Stream(self, StreamMachine(session, clock=self._clock))
+
+    def connect(
+        self,
+        url: str | None = None,
+        *,
+        dialect: WebSocketDialect | None = None,
+        heartbeat_s: float | None = DEFAULT_HEARTBEAT_S,
+        pong_timeout_s: float | None = DEFAULT_PONG_TIMEOUT_S,
+        rotate_after_s: float | None = None,
+    ) -> Connection:
+        """Open a WebSocket connection that streams many responses over one socket.
+
+        See :mod:`streamkit.websocket` and ``docs/websocket.md``. Nothing is sent until
+        the first stream starts; use the connection as a context manager.
+
+        Args:
+            url: the WebSocket URL; default ``{base_url}/responses`` for
+                ``openai-responses`` (``wss://api.openai.com/v1/responses``) and
+                ``{base_url}/chat/completions`` for a relay, as ``wss://``.
+            dialect: :class:`~streamkit.providers.ws.ResponsesWebSocket` (the default
+                for ``provider="openai-responses"``: OpenAI, xAI, Azure) or
+                :class:`~streamkit.providers.ws.ChatRelay` (the default for
+                ``openai-chat``; pass one to choose its end-of-stream signals and key
+                placement).
+            heartbeat_s: seconds between RFC 6455 pings (``None``: no pings).
+            pong_timeout_s: seconds to wait for a pong before the socket counts as
+                dead and its streams resume on a new one (``None``: no deadline).
+            rotate_after_s: open a new socket for the next response once the current
+                one is this old (seconds); default 90 % of the server's documented
+                limit (OpenAI 60 min, xAI 25 min), ``math.inf`` never.
+
+        Raises:
+            ConfigurationError: a provider without a WebSocket mode, a bad URL or a
+                non-positive time.
+            ModuleNotFoundError: ``httpx-ws`` is missing (``pip install
+                'streamkit[websocket]'``).
+        """
+        return Connection(
+            self,
+            dialect=dialect,
+            url=url,
+            heartbeat_s=heartbeat_s,
+            pong_timeout_s=pong_timeout_s,
+            rotate_after_s=rotate_after_s,
+        )
 
     def close(self) -> None:
         """Close the HTTP client if this client created it."""

@@ -27,34 +27,55 @@ turn an action into one library call and map that library's exceptions into
 Errors: :meth:`StreamMachine.next` raises the error that ends the stream (a
 :class:`~streamkit.errors.StreamkitError` carrying ``partial``) after it has asked for
 ``CLOSE``; an executor re-raises it to the user.
+
+Over a WebSocket (``StreamMachine(session, clock=..., transport="websocket")``, driven
+by :mod:`streamkit.websocket`) one stream is a lane's messages on a shared socket::
+
+        if isinstance(action, Connect):     outcome = CONNECTED | ResponseHead(...) | Failed(err)
+        elif isinstance(action, Send):      send action.message; outcome = None | Failed(err)
+        elif action is RECEIVE:             outcome = <message: dict | str> | Closed(code, reason)
+                                                      | Failed(err)
+        elif isinstance(action, Release):   this attempt is over on its socket; outcome = None
+
+A message enters the session through :meth:`StreamSession.feed_message`; a drop, a
+close code, a stall or a connection limit goes through the same failure path as HTTP
+(:meth:`StreamSession.fail`: a :class:`~streamkit.events.RetryEvent`, a sleep, a
+resumed attempt on a new socket).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass
-from typing import Final, TypeAlias
+from typing import Any, Final, Literal, TypeAlias, cast
 
 from streamkit._head import ERROR_BODY_LIMIT, ResponseHead
 from streamkit._request import RequestSpec
 from streamkit._session import ResumeMode, RetryPlan, StreamAccount, StreamSession, prompt_chars
-from streamkit.errors import StreamkitError, StreamStateError
+from streamkit.errors import APIStatusError, ProviderError, StreamkitError, StreamStateError
 from streamkit.events import DeltaEvent
+from streamkit.providers._base import WebSocketDialect
 
 __all__ = [
     "CLOSE",
+    "CONNECTED",
     "DONE",
     "EOF",
     "READ",
+    "RECEIVE",
     "Action",
+    "Closed",
+    "Connect",
     "Deliver",
     "Failed",
     "Open",
     "Outcome",
     "ReadBody",
+    "Release",
     "ResponseHead",
     "ResumeMode",
     "RetryPlan",
+    "Send",
     "Sleep",
     "StreamAccount",
     "StreamMachine",
@@ -83,6 +104,13 @@ DONE: Final = _Marker("DONE")
 """Action: the stream is over; stop iterating."""
 EOF: Final = _Marker("EOF")
 """Outcome of :data:`READ`: the body ended."""
+RECEIVE: Final = _Marker("RECEIVE")
+"""WebSocket action: the next message of this stream's lane. Outcome: the message (a
+parsed JSON object as ``dict``; a text that is not one, e.g. ``"[DONE]"``, as ``str``),
+:class:`Closed` or :class:`Failed` (:class:`~streamkit.errors.StreamStalledError`
+when none came for ``Timeouts.read_idle`` seconds)."""
+CONNECTED: Final = _Marker("CONNECTED")
+"""Outcome of :class:`Connect`: a socket is open for this stream."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,15 +148,60 @@ class Deliver:
 
 
 @dataclass(frozen=True, slots=True)
+class Connect:
+    """WebSocket action: have an open socket to ``url`` for this stream.
+
+    The executor reuses its connection's socket, or opens one with a handshake to
+    ``url`` carrying ``headers`` (it opens a new one when the socket is gone, retired,
+    or near the server's connection limit). Outcome: :data:`CONNECTED`; a
+    :class:`ResponseHead` when the server answered the handshake with another status
+    than 101; or :class:`Failed`.
+    """
+
+    url: str
+    headers: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """WebSocket action: send ``message`` as one JSON text message.
+
+    Outcome: ``None``, or :class:`Failed`.
+    """
+
+    message: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """WebSocket action: this attempt is over on its socket (drop what is queued for it).
+
+    ``retire``: the socket's state is in doubt (it broke, stalled, or the server may
+    still be sending this lane's response): start no new stream on it; it closes when
+    the other lanes on it are done. Outcome: ``None``.
+    """
+
+    retire: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """Outcome of :data:`RECEIVE`: the socket closed with ``code`` (1006: no close frame)."""
+
+    code: int
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Failed:
     """Outcome: the action failed with ``error`` (the executor's library error, mapped)."""
 
     error: StreamkitError
 
 
-Action: TypeAlias = Open | ReadBody | Sleep | Deliver | _Marker
+Action: TypeAlias = Open | ReadBody | Sleep | Deliver | Connect | Send | Release | _Marker
 """What :meth:`StreamMachine.next` returns."""
-Outcome: TypeAlias = ResponseHead | bytes | Failed | _Marker | None
+Outcome: TypeAlias = ResponseHead | bytes | Failed | Closed | dict[str, Any] | str | _Marker | None
 """What :meth:`StreamMachine.next` takes: the result of the previous action."""
 
 
@@ -139,14 +212,40 @@ class StreamMachine:
         session: the stream's :class:`StreamSession` (decoding, reassembly, usage,
             metrics, retry and resume planning).
         clock: monotonic seconds (``time.monotonic``, or a fake clock in tests).
+        transport: ``"http"`` (one request per attempt, SSE body) or ``"websocket"``
+            (messages on a shared socket; the session's dialect is a
+            :class:`~streamkit.providers._base.WebSocketDialect`).
+        fallback: WebSocket only: the request to send instead when the server says it
+            lost the conversation the first one continues (``previous_response_not_found``:
+            the full input, without ``previous_response_id``); ``None``: that error ends
+            the stream.
+
+    Raises:
+        StreamStateError: ``transport="websocket"`` with a dialect that is not one.
     """
 
-    __slots__ = ("_clock", "_flow", "_over", "send", "session")
+    __slots__ = ("_clock", "_fallback", "_flow", "_over", "send", "session")
 
-    def __init__(self, session: StreamSession, *, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        session: StreamSession,
+        *,
+        clock: Callable[[], float],
+        transport: Literal["http", "websocket"] = "http",
+        fallback: RequestSpec | None = None,
+    ) -> None:
         self.session = session
         self._clock = clock
-        self._flow: Generator[Action, Outcome, None] = self._http_flow()
+        self._fallback = fallback
+        if transport == "websocket":
+            if not hasattr(session.dialect, "close_error"):
+                raise StreamStateError(
+                    f"dialect {session.dialect.name!r} does not speak WebSocket "
+                    "(use streamkit.providers.ws.ResponsesWebSocket or ChatRelay)"
+                )
+            self._flow: Generator[Action, Outcome, None] = self._ws_flow()
+        else:
+            self._flow = self._http_flow()
         self._over = False
         #: The executors' fast path: :meth:`next` without its bookkeeping (the flow's
         #: own generator ``send``): ``StopIteration`` means :data:`DONE`; after it
@@ -231,13 +330,108 @@ class StreamMachine:
                 return
             except StreamkitError as err:
                 failure = err
-            yield CLOSE
-            if session.finished:
-                return  # the stream had ended; what broke was the drain after it
-            plan = session.fail(failure, clock())  # raises when it is not retried
-            if plan.events:
-                yield Deliver(plan.events)
-            delay_s = plan.delay_s
+            delay_s = yield from self._recover(failure, CLOSE)
+            if delay_s is None:
+                return
+
+    def _recover(
+        self, failure: StreamkitError, close: Action
+    ) -> Generator[Action, Outcome, float | None]:
+        """What both flows do after a failed attempt: close it, plan the retry or raise.
+
+        Returns the seconds to sleep before the next attempt, or ``None`` when the
+        stream had ended already (what broke was the drain after it).
+
+        Raises:
+            StreamkitError: the stream's final error (see :meth:`StreamSession.fail`).
+        """
+        yield close
+        session = self.session
+        if session.finished:
+            return None
+        plan = session.fail(failure, self._clock())  # raises when it is not retried
+        if plan.events:
+            yield Deliver(plan.events)
+        return plan.delay_s
+
+    def _ws_flow(self) -> Generator[Action, Outcome, None]:
+        session = self.session
+        clock = self._clock
+        dialect = cast("WebSocketDialect", session.dialect)
+        fallback = self._fallback
+        delay_s: float | None = None
+        while True:
+            failure: StreamkitError
+            try:
+                if delay_s is not None:
+                    yield Sleep(delay_s)
+                spec = session.next_request(clock())
+                outcome = yield Connect(spec.url, spec.headers)
+                if outcome is not CONNECTED:
+                    if type(outcome) is ResponseHead:
+                        raise _handshake_error(outcome)
+                    raise _failure(outcome)
+                outcome = yield Send(spec.json if spec.json is not None else {})
+                if outcome is not None:
+                    raise _failure(outcome)
+                events = session.opened(clock())
+                if events:
+                    yield Deliver(events)
+                while True:
+                    message = yield RECEIVE
+                    kind = type(message)
+                    if kind is dict or kind is str:  # the hot path
+                        events = session.feed_message(message, clock())
+                        if events:
+                            yield Deliver(events)
+                            session.take_failure()  # one found behind those events
+                        if session.stream_done:
+                            break
+                    elif kind is Closed:
+                        closed = cast("Closed", message)
+                        error = dialect.close_error(closed.code, closed.reason, session.decoder)
+                        if error is not None:
+                            raise error
+                        break  # a close that ends the stream (a relay's close 1000)
+                    else:
+                        raise _failure(message)
+                events = session.end(clock())  # raises if the stream is not complete
+                if events:
+                    yield Deliver(events)
+                yield Release(retire=False)
+                return
+            except StreamkitError as err:
+                failure = dialect.transport_error(err)
+            if (
+                fallback is not None
+                and not session.reassembler.delivered_chars
+                and dialect.needs_full_input(failure)
+            ):
+                # the socket that held the previous response is gone: send the full input
+                yield Release(retire=False)
+                session.restart(fallback)
+                fallback, delay_s = None, None
+                continue
+            # a socket in doubt takes no new stream: after an error message the server
+            # is done with this lane; after anything else it may still be sending
+            retire = not isinstance(failure, ProviderError)
+            delay_s = yield from self._recover(failure, Release(retire=retire))
+            if delay_s is None:
+                return
+
+
+def _handshake_error(head: ResponseHead) -> StreamkitError:
+    """The error of a WebSocket handshake answered with ``head`` instead of 101."""
+    if head.status >= 300:
+        error = head.error(b"")
+        if error is not None:
+            return error
+    return APIStatusError(
+        f"the server answered the WebSocket handshake with HTTP {head.status} instead of "
+        "101 Switching Protocols: is this a WebSocket endpoint?",
+        status_code=head.status,
+        headers=head.headers,
+    )
 
 
 def _failure(outcome: Outcome) -> StreamkitError:

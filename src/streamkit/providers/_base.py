@@ -193,7 +193,9 @@ class WebSocketDialect(Dialect, Protocol):
         """A fresh decoder for one stream."""
         ...
 
-    def close_error(self, code: int, reason: str, decoder: MessageDecoder) -> StreamkitError | None:
+    def close_error(
+        self, code: int, reason: str, decoder: StreamDecoder | None
+    ) -> StreamkitError | None:
         """What a close frame means mid-stream: ``None`` if it ends the stream normally."""
         ...
 

@@ -17,7 +17,16 @@ Fault kinds, by where they act:
   ``Fault.malformed_json``, ``Fault.invalid_utf8``, ``Fault.error_event``,
   ``Fault.diverge``);
 - bytes on the wire: :class:`Cut`, :class:`Stall`, :class:`Drip`, :class:`HugeLine`
-  (``Fault.cut``, ``Fault.stall``, ``Fault.drip``, ``Fault.huge_line``).
+  (``Fault.cut``, ``Fault.stall``, ``Fault.drip``, ``Fault.huge_line``);
+- WebSocket only: :class:`Close` (``Fault.close``: a close code after N messages),
+  :class:`ConnectionLimit` (``Fault.connection_limit``), :class:`PreviousResponseNotFound`
+  (``Fault.previous_response_not_found``).
+
+Over a WebSocket every ``response.create`` (or relay request message) is one attempt, and
+the same faults act on its messages: an event fault on the events, ``cut`` drops the socket
+without a close frame (the client sees 1006), ``stall`` pauses (``pongs=False``: the whole
+server stops answering, pings included), ``drip`` sets the pause between messages,
+``status`` becomes an error message, and ``error_event`` inserts one.
 
 :meth:`Fault.combine` joins several into one attempt (event faults first, in the order
 given, then the byte faults on the result), e.g. a diverged body cut after 500 bytes.
@@ -30,7 +39,9 @@ from dataclasses import KW_ONLY, dataclass
 from typing import Any, ClassVar
 
 __all__ = [
+    "Close",
     "Combined",
+    "ConnectionLimit",
     "ContentType",
     "Cut",
     "Diverge",
@@ -41,6 +52,7 @@ __all__ = [
     "HugeLine",
     "InvalidUTF8",
     "MalformedJSON",
+    "PreviousResponseNotFound",
     "Reorder",
     "Stall",
     "Status",
@@ -81,6 +93,12 @@ class Fault:
     """Send the body slowly: :class:`Drip`."""
     huge_line: ClassVar[type[HugeLine]]
     """Send one oversize line: :class:`HugeLine`."""
+    close: ClassVar[type[Close]]
+    """WebSocket: close the socket with a code mid-stream: :class:`Close`."""
+    connection_limit: ClassVar[type[ConnectionLimit]]
+    """WebSocket: the server's connection time limit: :class:`ConnectionLimit`."""
+    previous_response_not_found: ClassVar[type[PreviousResponseNotFound]]
+    """WebSocket: the server lost the previous response: :class:`PreviousResponseNotFound`."""
 
     def parts(self) -> tuple[Fault, ...]:
         """The single faults this one is made of (itself, unless built by :meth:`combine`)."""
@@ -98,9 +116,10 @@ class Fault:
             ValueError: a whole-reply fault is combined, or a byte fault is given twice.
         """
         flat = tuple(part for fault in faults for part in fault.parts())
-        if len(flat) > 1 and any(isinstance(p, Status | ContentType) for p in flat):
+        whole = Status | ContentType | PreviousResponseNotFound
+        if len(flat) > 1 and any(isinstance(p, whole) for p in flat):
             raise ValueError("status() and content_type() replace the reply; combine nothing else")
-        for kind in (Cut, Drip, HugeLine):
+        for kind in (Cut, Drip, HugeLine, Close, ConnectionLimit):
             if sum(isinstance(p, kind) for p in flat) > 1:
                 raise ValueError(f"at most one {kind.__name__.lower()} fault per attempt")
         return Combined(flat)
@@ -259,7 +278,7 @@ class Cut(Fault):
 
 @dataclass(frozen=True, slots=True)
 class Stall(Fault):
-    """``Fault.stall(after_bytes=None, seconds=5.0, *, after_events=None)``: pause mid-body.
+    """``Fault.stall(after_bytes=None, seconds=5.0, *, after_events=None, pongs=True)``: pause.
 
     The first body bytes are sent, then nothing for ``seconds``, then the rest.
 
@@ -267,6 +286,10 @@ class Stall(Fault):
         after_bytes: body bytes to send before the pause.
         seconds: length of the pause. The server's ``stop()`` cuts it short.
         after_events: instead, pause after this many whole events.
+        pongs: WebSocket only: ``False`` freezes the whole server for ``seconds`` (no
+            messages, no pongs to the client's pings, no new connections), like a peer
+            that died without closing; ``True`` pauses this stream only (pings are
+            answered), like a provider that stopped generating.
 
     Raises:
         ValueError: neither or both of ``after_bytes`` and ``after_events`` given.
@@ -276,6 +299,7 @@ class Stall(Fault):
     seconds: float = 5.0
     _: KW_ONLY
     after_events: int | None = None
+    pongs: bool = True
 
     def __post_init__(self) -> None:
         _one_of(self.after_bytes, self.after_events)
@@ -315,6 +339,57 @@ class HugeLine(Fault):
     after_events: int = 0
 
 
+# --- WebSocket only ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Close(Fault):
+    """``Fault.close(code, *, after_events=0, reason="")``: close the WebSocket mid-stream.
+
+    After ``after_events`` messages of this attempt, the server closes the socket with
+    ``code`` (``1011``, ``1013``, ``1001``, ``4429``, ...); every stream on that socket ends.
+    ``1006`` cannot be sent on the wire (it means "no close frame"): the server then drops
+    the connection without a close frame, as :class:`Cut` does.
+
+    Raises:
+        ValueError: a code outside 1000-4999, or a negative ``after_events``.
+    """
+
+    code: int
+    _: KW_ONLY
+    after_events: int = 0
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not 1000 <= self.code <= 4999:
+            raise ValueError("a close code is between 1000 and 4999")
+        if self.after_events < 0:
+            raise ValueError("after_events must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionLimit(Fault):
+    """``Fault.connection_limit(*, after_events=0)``: the server's connection time limit.
+
+    After ``after_events`` messages, an OpenAI ``error`` message with code
+    ``websocket_connection_limit_reached`` (the 60-minute limit; xAI's is 25), then a close
+    with 1000: a client reconnects and continues.
+    """
+
+    _: KW_ONLY
+    after_events: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PreviousResponseNotFound(Fault):
+    """``Fault.previous_response_not_found()``: answer with ``previous_response_not_found``.
+
+    The attempt gets only an OpenAI ``error`` message with that code (status 400), as when
+    the socket that held the previous response is gone. The server also answers this way,
+    without a fault, to a ``previous_response_id`` that this socket did not complete.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class Combined(Fault):
     """Several faults in one attempt; see :meth:`Fault.combine`."""
@@ -338,3 +413,6 @@ Fault.cut = Cut
 Fault.stall = Stall
 Fault.drip = Drip
 Fault.huge_line = HugeLine
+Fault.close = Close
+Fault.connection_limit = ConnectionLimit
+Fault.previous_response_not_found = PreviousResponseNotFound

@@ -6,6 +6,11 @@
 a lazy sequence of :class:`Write`, :class:`Sleep` and :class:`Abort` steps that the
 server carries out. No sockets, no clocks here (stdlib only), so every fault can be
 tested as a function.
+
+:func:`plan_frames` does the same for one attempt over a WebSocket: the transcript's events
+become messages (:class:`Frame`), and the faults become pauses, a frozen server
+(:class:`Freeze`), a close code (:class:`CloseSocket`) or a dropped connection
+(:class:`Abort`).
 """
 
 from __future__ import annotations
@@ -13,9 +18,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from streamkit.testing._faults import (
+    Close,
+    ConnectionLimit,
     ContentType,
     Cut,
     Diverge,
@@ -26,6 +33,7 @@ from streamkit.testing._faults import (
     HugeLine,
     InvalidUTF8,
     MalformedJSON,
+    PreviousResponseNotFound,
     Reorder,
     Stall,
     Status,
@@ -34,6 +42,11 @@ from streamkit.testing._transcripts import Block, Dialect, map_answer_text
 
 __all__ = [
     "Abort",
+    "CloseSocket",
+    "Frame",
+    "FrameStep",
+    "Freeze",
+    "RelayEnd",
     "Reply",
     "Sleep",
     "StatusReply",
@@ -41,7 +54,9 @@ __all__ = [
     "StreamReply",
     "Write",
     "error_body",
+    "plan_frames",
     "plan_reply",
+    "previous_response_not_found",
 ]
 
 _HUGE_PIECE_BYTES = 64 * 1024  # one write of a huge line; the line is never built in memory
@@ -67,6 +82,35 @@ class Abort:
 
 
 Step: TypeAlias = Write | Sleep | Abort
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """WebSocket: send this text message."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Freeze:
+    """WebSocket: stop the whole server for this many seconds (no messages, no pongs)."""
+
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSocket:
+    """WebSocket: close the socket with this code and reason (every stream on it ends)."""
+
+    code: int
+    reason: str = ""
+
+
+FrameStep: TypeAlias = Frame | Sleep | Freeze | CloseSocket | Abort
+
+RelayEnd: TypeAlias = Literal["[DONE]", "done", "close", "none"]
+"""How a chat relay ends a stream over a WebSocket: a ``[DONE]`` message, a
+``{"type": "done"}`` message, a close with 1000, or nothing after the last chunk."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,3 +439,145 @@ def _steps(
             yield Abort()
             return
         yield Sleep(pause)
+
+
+# --- WebSocket ---------------------------------------------------------------------------------
+
+
+def _ws_error(dialect: Dialect, code: int, error: Mapping[str, Any]) -> str:
+    """An error message as the dialect's WebSocket sends it."""
+    if dialect == "openai-responses":
+        payload: dict[str, Any] = {"type": "error", "status": code, "error": dict(error)}
+    else:
+        payload = {"error": dict(error)}
+    return json.dumps(payload, separators=(",", ":"))
+
+
+def previous_response_not_found(previous_response_id: str) -> str:
+    """OpenAI's error message for a ``previous_response_id`` the socket does not hold."""
+    return _ws_error(
+        "openai-responses",
+        400,
+        {
+            "type": "invalid_request_error",
+            "code": "previous_response_not_found",
+            "message": f"Previous response with id '{previous_response_id}' not found.",
+            "param": "previous_response_id",
+        },
+    )
+
+
+_CONNECTION_LIMIT = {
+    "type": "invalid_request_error",
+    "code": "websocket_connection_limit_reached",
+    "message": (
+        "Responses websocket connection limit reached (60 minutes). Create a new websocket "
+        "connection to continue."
+    ),
+    "param": None,
+}
+
+
+def plan_frames(
+    fault: Fault | None,
+    blocks: list[Block],
+    *,
+    dialect: Dialect,
+    delay_s: float = 0.0,
+    relay_end: RelayEnd = "[DONE]",
+    previous_response_id: str | None = None,
+) -> list[FrameStep]:
+    """Decide what one attempt sends over a WebSocket: the events of ``blocks`` as messages.
+
+    Args:
+        fault: what goes wrong, or ``None``.
+        blocks: what this attempt would serve without a fault.
+        dialect: the shape of error messages and which JSON fields are answer text.
+        delay_s: pause between messages (a drip fault uses its own interval).
+        relay_end: ``openai-chat`` only: how the stream ends (see :data:`RelayEnd`).
+        previous_response_id: the request's, for the error message of
+            :class:`~streamkit.testing._faults.PreviousResponseNotFound`.
+
+    Returns:
+        The steps; messages are the events' data, in order, comment blocks left out.
+
+    Raises:
+        IndexError: an event fault names an event this attempt does not have.
+        ValueError: a fault that has no meaning over a WebSocket (``content_type``,
+            ``huge_line``).
+    """
+    parts = fault.parts() if fault is not None else ()
+    for part in parts:
+        if isinstance(part, Status):
+            error = error_body(part.code, "openai-chat")["error"]
+            if isinstance(part.body, Mapping):
+                error = dict(part.body.get("error", part.body))
+            return [Frame(_ws_error(dialect, part.code, error))]
+        if isinstance(part, PreviousResponseNotFound):
+            return [Frame(previous_response_not_found(previous_response_id or "resp_unknown"))]
+        if isinstance(part, ContentType | HugeLine):
+            raise ValueError(f"{type(part).__name__} faults are for HTTP, not WebSocket")
+    for part in parts:
+        blocks = _apply_event_fault(part, blocks, dialect)
+    texts = [b.data for b in blocks if b.is_event and b.data is not None]
+    end: list[FrameStep] = []
+    if dialect == "openai-chat":
+        kept: list[str] = []
+        for text in texts:
+            if text.strip() != "[DONE]" or relay_end == "[DONE]":
+                kept.append(text)
+            elif relay_end == "done":
+                kept.append('{"type":"done"}')
+        texts = kept
+        if relay_end == "close":
+            end.append(CloseSocket(1000))
+
+    marks: list[tuple[int, FrameStep]] = []
+    for part in parts:
+        if isinstance(part, Stall | Cut):
+            count = part.after_events
+            if count is None:
+                assert part.after_bytes is not None
+                count = _frames_within(texts, part.after_bytes)
+            if isinstance(part, Cut):
+                marks.append((count, Abort()))
+            elif part.pongs:
+                marks.append((count, Sleep(part.seconds)))
+            else:
+                marks.append((count, Freeze(part.seconds)))
+        elif isinstance(part, Close):
+            step: FrameStep = Abort() if part.code == 1006 else CloseSocket(part.code, part.reason)
+            marks.append((part.after_events, step))
+        elif isinstance(part, ConnectionLimit):
+            marks.append((part.after_events, Frame(_ws_error(dialect, 400, _CONNECTION_LIMIT))))
+            marks.append((part.after_events, CloseSocket(1000, "connection limit reached")))
+    marks.sort(key=lambda mark: mark[0])  # stable: in the order the faults were given
+
+    drip = next((p for p in parts if isinstance(p, Drip)), None)
+    interval = drip.interval_s if drip is not None else delay_s
+    steps: list[FrameStep] = []
+    pending = list(marks)
+    for position, text in enumerate(texts):
+        while pending and pending[0][0] <= position:
+            mark = pending.pop(0)[1]
+            steps.append(mark)
+            if isinstance(mark, Abort | CloseSocket):
+                return steps
+        if position and interval > 0:
+            steps.append(Sleep(interval))
+        steps.append(Frame(text))
+    for _, mark in pending:
+        steps.append(mark)
+        if isinstance(mark, Abort | CloseSocket):
+            return steps
+    return steps + end
+
+
+def _frames_within(texts: list[str], nbytes: int) -> int:
+    """How many whole messages fit in the first ``nbytes`` bytes."""
+    total = 0
+    for count, text in enumerate(texts):
+        total += len(text.encode())
+        if total > nbytes:
+            return count
+    return len(texts)
