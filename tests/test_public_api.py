@@ -8,26 +8,26 @@ import sys
 
 import streamkit as sk
 
-CORE = [
-    "errors",
-    "_request",
-    "metrics",
-    "sse",
-    "usage",
-    "events",
-    "config",
-    "providers",
-    "result",
-    "reassembly",
-    "retry",
-    "_session",
-    "session",
-    "_head",
-    "_secret",
-    "_stream_state",
-    "_client_config",
-    "offline",
-]
+#: The modules allowed to import I/O libraries: the executors and the optional layers.
+#: Every other module of the package is sans-I/O, new ones included (deny by default).
+IO_MODULES = ("client", "async_client", "_httpx", "transport", "limiter", "websocket", "cli")
+IO_PACKAGES = ("testing", "relay")
+
+
+def core_modules() -> list[str]:
+    import pkgutil
+
+    names = []
+    for info in pkgutil.walk_packages(sk.__path__, prefix="streamkit."):
+        name = info.name.removeprefix("streamkit.")
+        top = name.split(".")[0]
+        if top in IO_MODULES or top in IO_PACKAGES or top == "__main__":
+            continue
+        names.append(name)
+    return sorted(names)
+
+
+CORE = core_modules()
 
 
 def test_all_is_sorted_and_complete() -> None:

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from streamkit._secret import RedactedStr, Secret, redact_url
+from streamkit._secret import SECRET_HEADERS, RedactedStr, Secret, redact_url
 from streamkit.config import Timeouts
 from streamkit.errors import ConfigurationError, register_secret
 from streamkit.providers import Dialect, get, names
@@ -174,8 +174,6 @@ def check_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
             another control character or a non-ASCII character (the message names the
             header, never its value).
     """
-    from streamkit._request import SECRET_HEADERS
-
     checked: dict[str, str] = {}
     for name, value in (headers or {}).items():
         if not isinstance(name, str) or not _TOKEN.match(name):

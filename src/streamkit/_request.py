@@ -6,14 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from streamkit._secret import RedactedStr, redact_url
+from streamkit._secret import SECRET_HEADERS, RedactedStr, redact_url
 
 __all__ = ["SECRET_HEADERS", "RequestSpec"]
-
-#: Header names (lower-case) whose values are credentials and never shown.
-SECRET_HEADERS = frozenset(
-    {"authorization", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization", "cookie"}
-)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,14 @@ from __future__ import annotations
 import contextlib
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["RedactedStr", "RedactedURL", "Secret", "hide_arguments", "redact_url"]
+__all__ = ["SECRET_HEADERS", "RedactedStr", "RedactedURL", "Secret", "hide_arguments", "redact_url"]
 
 _MASK = "***"
+
+#: Header names (lower-case) whose values are credentials and never shown.
+SECRET_HEADERS = frozenset(
+    {"authorization", "x-api-key", "x-goog-api-key", "api-key", "proxy-authorization", "cookie"}
+)
 
 
 class RedactedStr(str):
@@ -89,8 +94,6 @@ def hide_arguments(
     value among the frame locals of any streamkit frame. Values of unexpected types
     are returned unchanged (the checks that follow reject them).
     """
-    from streamkit._request import SECRET_HEADERS  # _request imports this module
-
     if isinstance(api_key, str):
         api_key = Secret(api_key)
     if isinstance(base_url, str):
