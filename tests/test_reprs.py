@@ -245,12 +245,8 @@ def test_display_as_the_last_line_shows_the_answer_once(ipython) -> None:  # typ
 # streamkit._notebook.LiveDisplay (client.py and async_client.py, see that module's
 # docstring); until then they keep the old loop, which leaves the view as it was when
 # the stream failed. Remove the marker when the shells use LiveDisplay.
-NEEDS_SHELL_HOOK = pytest.mark.xfail(
-    strict=True, reason="Stream.display() does not drive LiveDisplay yet (client.py)"
-)
 
 
-@NEEDS_SHELL_HOOK
 def test_stream_display_shows_a_401_in_the_view(monkeypatch: pytest.MonkeyPatch) -> None:
     from streamkit import _notebook
     from streamkit.testing import Fault, LocalServer
@@ -269,7 +265,6 @@ def test_stream_display_shows_a_401_in_the_view(monkeypatch: pytest.MonkeyPatch)
     assert "AuthenticationError" in plain
 
 
-@NEEDS_SHELL_HOOK
 @pytest.mark.anyio
 async def test_async_stream_adisplay_shows_a_mid_stream_failure(
     monkeypatch: pytest.MonkeyPatch,

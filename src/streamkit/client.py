@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from streamkit._client_config import ClientConfig, TimeoutArg
-from streamkit._display import LiveView
 from streamkit._httpx import HTTPX, HTTPFlavor, body_pieces, flavor_of, head_of, target_of
-from streamkit._notebook import open_view
+from streamkit._notebook import LiveDisplay
 from streamkit._request import RequestSpec
 from streamkit._secret import hide_arguments
 from streamkit._stream_state import StreamState
@@ -251,17 +250,11 @@ class Stream(StreamState):
         Raises:
             StreamkitError: as iteration does (the view keeps what arrived).
         """
-        view = LiveView(throttle_s=throttle_s)
-        target = open_view()
         clock = self._client._clock
-        for event in self:
-            now = clock()
-            if view.on_event(event, now):
-                target.update(view.markdown(self.snapshot()))
-                view.drawn(now)
-        result = self.result
-        target.update(view.markdown(result, final=True), final=True)
-        return result
+        with LiveDisplay(self.snapshot, throttle_s=throttle_s) as live:
+            for event in self:
+                live.on_event(event, clock())
+            return live.finish(self.result)
 
     def __del__(self) -> None:
         response = getattr(self, "_response", None)
