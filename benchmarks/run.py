@@ -347,6 +347,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"- Date: {stamp}; the run took {elapsed:.0f} s",
         f"- Command: `{command}` (from the repository root, with the dev venv's python; "
         "`make bench` runs it)",
+        f"- Checkout: {report.checkout(ROOT)}",
         *report.machine_info(),
         f"- Libraries: {report.versions(sk.__version__)}",
         "- Method: see `benchmarks/README.md`. In memory: the same pre-cut pieces for every "
