@@ -219,3 +219,19 @@ def test_an_unexpected_outcome_is_a_state_error() -> None:
     assert m.next(b"bytes where a head was expected") is CLOSE
     with pytest.raises(sk.StreamStateError, match="executor bug"):
         m.next(None)
+
+
+def test_an_id_only_block_moves_the_last_event_id() -> None:
+    # WHATWG: an `id` field with no data still sets the last event ID string at dispatch
+    m, _ = machine()
+    m.next(None)
+    m.next(SSE_HEAD)
+    m.next(chunk("Hel", event_id="1"))
+    m.next(None)
+    assert m.next(b"id: 7\n\n") is READ
+    assert m.next(Failed(APIConnectionError("reset"))) is CLOSE
+    m.next(None)  # the RetryEvent
+    m.next(None)  # the sleep
+    reopen = m.next(None)
+    assert type(reopen) is Open
+    assert reopen.spec.headers["Last-Event-ID"] == "7"

@@ -300,6 +300,10 @@ class StreamSession:
         except SSEError as err:
             # a limit broke mid-piece: the events completed before it still count
             sse_events, failure = err.events, err
+        if failure is None and sse_decoder.last_event_id:
+            # WHATWG: dispatch sets the last event ID string, also for a block with an
+            # `id` and no data (a checkpoint); a resume sends it as Last-Event-ID
+            self.last_event_id = sse_decoder.last_event_id
         if not sse_events and failure is None:
             return []
         out: list[DeltaEvent] = []
