@@ -305,10 +305,62 @@ async def test_redis_store_blocks_no_longer_than_the_clients_socket_timeout(
 
     from streamkit.relay import RedisStore
 
-    client = redis.asyncio.Redis.from_url(redis_url, socket_timeout=0.3)
+    client = redis.asyncio.Redis.from_url(redis_url, socket_timeout=0.4)
     async with RedisStore(client) as store:
         lease = await store.create("s1", owner="")
         await store.append(lease, items(1))
-        assert await store.read("s1", 1, limit=10, timeout_s=30) == Batch(())
-        assert await store.read("s1", None, limit=10, timeout_s=30) != Batch(())
+        # several XREAD BLOCKs of 0.2 s, each well under the client's read timeout
+        assert await store.read("s1", 1, limit=10, timeout_s=1) == Batch(())
+        assert await store.read("s1", None, limit=10, timeout_s=1) != Batch(())
     await client.aclose()
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_redis_readers_share_one_blocking_read_whatever_their_number(
+    redis_url: str,
+) -> None:
+    """60 readers of 30 streams on a pool of 4 connections: each gets its stream, in order.
+
+    A third of the readers give up half-way (a browser leaves), the round's leader among
+    them at times; the others still get every event.
+    """
+    import redis.asyncio
+
+    from streamkit.relay import RedisStore
+
+    pool = redis.asyncio.BlockingConnectionPool.from_url(redis_url, max_connections=4)
+    client = redis.asyncio.Redis(connection_pool=pool)
+    got: dict[tuple[int, int], list[str]] = {}
+
+    async def reader(stream: int, reader_no: int, stop_after: int | None) -> None:
+        texts: list[str] = got.setdefault((stream, reader_no), [])
+        cursor = None
+        while True:
+            batch = await store.read(f"s{stream}", cursor, limit=3, timeout_s=10)
+            texts += [e.data for e in batch.entries]
+            if batch.entries:
+                cursor = batch.entries[-1].id
+            if batch.finished or (stop_after is not None and len(texts) >= stop_after):
+                return
+
+    async with RedisStore(client) as store:
+        leases = [await store.create(f"s{n}", owner="") for n in range(30)]
+        async with anyio.create_task_group() as group:
+            for n in range(30):
+                group.start_soon(reader, n, 0, None)
+                group.start_soon(reader, n, 1, 5 if n % 3 == 0 else None)
+            await anyio.wait_all_tasks_blocked()
+            for step in range(10):
+                for n, lease in enumerate(leases):
+                    await store.append(lease, items(1, start=100 * n + step))
+            for lease in leases:
+                await store.finish(lease, [("done", "{}")])
+        assert store._tailer.watched <= 30
+    await client.aclose()
+    await pool.disconnect()
+    for (n, reader_no), texts in got.items():
+        expected = [d for _, d in items(10, start=100 * n)] + ["{}"]
+        if reader_no == 1 and n % 3 == 0:
+            assert texts == expected[: len(texts)] and len(texts) >= 5
+        else:
+            assert texts == expected

@@ -28,6 +28,7 @@ import anyio
 
 from streamkit.errors import ConfigurationError
 from streamkit.relay._errors import LeaseLostError, StoreUnavailableError, StreamExistsError
+from streamkit.relay._redis_tail import Tailer
 from streamkit.relay._store import (
     Batch,
     HoldEnd,
@@ -163,9 +164,8 @@ class RedisStore(Store):
 
     Limits: ``max_events`` per stream (``XADD MAXLEN ~``: Redis trims whole radix-tree
     nodes, so a stream may briefly hold up to ~100 more), ``ttl_s`` after the last
-    write. Each waiting reader holds one Redis connection for up to ``heartbeat_s``
-    (a blocking ``XREAD``, at most 80 % of the client's ``socket_timeout``): size the
-    server's ``maxclients`` for your concurrent readers.
+    write. The readers of one process share one blocking ``XREAD`` over every stream
+    they wait on, so the connections in use do not grow with the readers.
 
     Runs on asyncio only (``redis.asyncio``); :class:`MemoryStore` also runs on trio.
 
@@ -179,6 +179,11 @@ class RedisStore(Store):
             10 minutes still resumes).
         lease_s: seconds a producer's lease lasts without renewal; a dead worker's
             streams are declared ``interrupted`` after about this long.
+        max_connections: with a URL, the connections the store's pool opens at most
+            (a ``BlockingConnectionPool``: past it, commands wait for a free one). A
+            client you pass keeps its own pool: redis-py's default ``ConnectionPool``
+            fails past its limit instead of waiting, so give it a
+            ``BlockingConnectionPool`` too.
 
     Raises:
         ConfigurationError: a limit is not positive, or ``lease_s < 0.3``.
@@ -192,22 +197,34 @@ class RedisStore(Store):
         max_events: int = 10_000,
         ttl_s: int = 600,
         lease_s: float = 10.0,
+        max_connections: int = 64,
     ) -> None:
-        if max_events <= 0 or ttl_s <= 0:
-            raise ConfigurationError("RedisStore: max_events and ttl_s must be > 0")
+        if max_events <= 0 or ttl_s <= 0 or max_connections <= 0:
+            raise ConfigurationError(
+                "RedisStore: max_events, ttl_s and max_connections must be > 0"
+            )
         if lease_s < 0.3:
             raise ConfigurationError("RedisStore: lease_s must be >= 0.3 seconds")
-        self._owns_client = isinstance(redis, str)
-        client: Any = aioredis.Redis.from_url(redis) if isinstance(redis, str) else redis
+        self._pool: Any = None
+        if isinstance(redis, str):
+            # a pool that waits for a free connection rather than failing at its limit
+            self._pool = aioredis.BlockingConnectionPool.from_url(
+                redis, max_connections=max_connections, timeout=20
+            )
+        client: Any = redis if self._pool is None else aioredis.Redis(connection_pool=self._pool)
         self._redis: Any = client
         self.prefix = prefix
         self.max_events = max_events
         self.ttl_s = int(ttl_s)
         self.lease_s = lease_s
         # redis-py's default read timeout is 5 s (8.x; None before): a blocking XREAD
-        # must end before it
+        # must end well before it, so that a busy event loop still reads the answer in time
         timeout = client.connection_pool.connection_kwargs.get("socket_timeout", 5.0)
-        self._max_block_s: float | None = None if timeout is None else 0.8 * float(timeout)
+        self._max_block_s: float | None = None if timeout is None else 0.5 * float(timeout)
+        self._wake_key = f"{prefix}:wake:{secrets.token_urlsafe(9)}"
+        self._tailer = Tailer(
+            self._xread, self._wake, self._wake_key, self._parse, self._max_block_s
+        )
         self._create = client.register_script(_CREATE)
         self._append = client.register_script(_APPEND)
         self._renew = client.register_script(_RENEW)
@@ -222,10 +239,11 @@ class RedisStore(Store):
         return [f"{slot}:meta", f"{slot}:log", f"{slot}:lease"]
 
     async def aclose(self) -> None:
-        """Close the Redis client if this store made it from a URL."""
-        if self._owns_client:
+        """Close the Redis client and its connections if this store made it from a URL."""
+        if self._pool is not None:
             with _redis_errors():
                 await self._redis.aclose()
+                await self._pool.disconnect()
 
     # --- producer side -----------------------------------------------------------------
 
@@ -311,24 +329,24 @@ class RedisStore(Store):
         timeout_s: float,
         orphan: Sequence[Item] = (),
     ) -> Batch:
-        """See :meth:`Store.read`: one round trip per event for a reader tailing a stream.
+        """See :meth:`Store.read`.
 
-        With a cursor and ``timeout_s > 0`` it waits on the log first (``XREAD BLOCK``),
-        and checks the stream's state (gone, expired, finished, orphaned) in one
-        pipelined round trip only when nothing came; so a read past the end of a
-        finished stream says ``finished`` after ``timeout_s``, not at once. The last
-        entry of a finished stream is marked in the log itself (``f``), so a tailing
-        reader knows the end without another round trip. A blocking read lasts at most
-        80 % of the client's ``socket_timeout`` (5 s when the client sets none), so a
-        reader may come back empty sooner than ``timeout_s``.
+        A reader with a cursor and ``timeout_s > 0`` waits for the process's one shared
+        ``XREAD BLOCK`` (see ``streamkit.relay._redis_tail``), and checks the stream's
+        state (gone, expired, finished, orphaned) in one pipelined round trip only when
+        nothing came; so a read past the end of a finished stream says ``finished``
+        after ``timeout_s``, not at once. The last entry of a finished stream is marked
+        in the log itself (``f``), so a tailing reader knows the end without another
+        round trip. Each ``XREAD BLOCK`` lasts at most half the client's
+        ``socket_timeout`` (5 s when the client sets none); a wait repeats it.
         """
         meta, log, lease = self._keys(stream_id)
         if after and timeout_s > 0:
-            # a reader tailing the stream: wait on the log first (one round trip per
-            # event); the checks below run when nothing came, or on a gap
-            batch = await self._tail(log, after, limit, timeout_s)
-            if batch is not None:
-                return batch
+            # a reader tailing the stream: wait for the process's shared XREAD first; the
+            # checks below run when nothing came, or when the reader is behind
+            got = await self._tailer.wait(log, after, limit, timeout_s)
+            if got is not None:
+                return Batch(got[0], finished=got[1])
         start = f"0-{after or 0}"
         for _ in range(2):  # a second pass only after sealing an orphan
             with _redis_errors():
@@ -359,16 +377,22 @@ class RedisStore(Store):
         if timeout_s <= 0 or after:
             return Batch(())  # (a tailing reader has waited already)
         assert cursor is not None  # every pass that ends the loop set it
-        return await self._tail(log, cursor, limit, timeout_s) or Batch(())
+        got = await self._tailer.wait(log, cursor, limit, timeout_s)
+        return Batch(()) if got is None else Batch(got[0], finished=got[1])
 
-    async def _tail(self, log: str, cursor: int, limit: int, timeout_s: float) -> Batch | None:
-        """``XREAD BLOCK`` after ``cursor``; ``None`` when nothing came in time."""
-        wait_s = timeout_s if self._max_block_s is None else min(timeout_s, self._max_block_s)
+    async def _xread(self, keys: dict[str, str], count: int, block_ms: int) -> Any:
         with _redis_errors():
-            answer = await self._redis.xread(
-                {log: f"0-{cursor}"}, count=limit, block=max(1, round(wait_s * 1000))
-            )
-        return self._batch(answer, cursor) if answer else None
+            return await self._redis.xread(keys, count=count, block=block_ms)
+
+    async def _wake(self) -> None:
+        with _redis_errors():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.xadd(self._wake_key, {"w": "1"}, maxlen=1, approximate=False)
+                pipe.expire(self._wake_key, 60)
+                await pipe.execute()
+
+    def _parse(self, entry_id: Any, fields: dict[Any, Any]) -> tuple[Entry, bool]:
+        return self._entry(entry_id, fields), self._final(fields)
 
     def _batch(self, answer: Any, cursor: int) -> Batch:
         raw = answer[0][1]
