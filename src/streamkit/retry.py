@@ -26,19 +26,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-
-import tenacity
-from tenacity import (
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_before_delay,
-    stop_never,
-    wait_exponential,
-    wait_random,
-)
+from functools import cache
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 from streamkit.errors import APIConnectionError, APIStatusError, ConnectError, ProviderError
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 __all__ = [
     "PERMANENT_ERROR_CODES",
@@ -275,7 +270,8 @@ class RetryPolicy:
         tenacity version streamkit allows; ``wait_exponential_jitter`` renamed
         ``initial`` to ``multiplier`` in 9.2).
         """
-        wait = wait_exponential(multiplier=self.initial_delay) + wait_random(0, self.jitter)
+        t = _tenacity()
+        wait = t.wait_exponential(multiplier=self.initial_delay) + t.wait_random(0, self.jitter)
         return min(float(wait(_state(attempt, None, 0.0, 0.0))), self.max_delay)
 
     def next_delay(
@@ -302,7 +298,8 @@ class RetryPolicy:
             (not retryable, attempts used up, the deadline would pass, or the server
             asked for a wait longer than ``max_retry_after``).
         """
-        retry = retry_if_exception(lambda e: is_retryable(e, content_started=content_started))
+        t = _tenacity()
+        retry = t.retry_if_exception(lambda e: is_retryable(e, content_started=content_started))
         requested = err.retry_after if isinstance(err, APIStatusError) else None
         if requested is not None and requested > self.max_retry_after:
             return None
@@ -315,22 +312,37 @@ class RetryPolicy:
             delay /= 2
             attempts = min(attempts, self.max_connect_attempts)
         state.upcoming_sleep = delay
-        stop = stop_after_attempt(attempts) | (
-            stop_before_delay(total_s) if total_s is not None else stop_never
+        stop = t.stop_after_attempt(attempts) | (
+            t.stop_before_delay(total_s) if total_s is not None else t.stop_never
         )
         if stop(state):
             return None
         return delay
 
 
-# RetryCallState wants its Retrying object; it is never run.
-_RETRY_OBJECT = tenacity.Retrying()
+@cache
+def _tenacity() -> ModuleType:
+    """tenacity, imported at the first retry decision, not with streamkit.
+
+    ``import tenacity`` also imports tornado when it is installed (for
+    ``tenacity.tornadoweb``), about 0.1 s that no stream without a failure needs.
+    """
+    import tenacity
+
+    return tenacity
+
+
+@cache
+def _retrying() -> object:
+    # RetryCallState wants its Retrying object; it is never run.
+    return _tenacity().Retrying()
 
 
 def _state(
     attempt: int, err: BaseException | None, elapsed_s: float, sleep: float
 ) -> RetryCallState:
-    state = RetryCallState(_RETRY_OBJECT, None, (), {})
+    tenacity = _tenacity()
+    state: RetryCallState = tenacity.RetryCallState(_retrying(), None, (), {})
     state.start_time = 0.0
     state.attempt_number = attempt
     state.outcome_timestamp = elapsed_s
