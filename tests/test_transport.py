@@ -373,3 +373,30 @@ def test_broken_chunked_bodies_read_as_httpx_reads_them(chunks: Any, terminate: 
         assert (expected is None) == (error is not None)
         if expected is not None:
             assert events == expected
+
+
+# ---- a user-supplied httpx-aiohttp client (aiohttp's C parser under httpx's API) ----------
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])  # aiohttp runs on asyncio only
+@pytest.mark.anyio
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+async def test_httpx_aiohttp_client_errors_are_typed(case: str) -> None:
+    httpx_aiohttp = pytest.importorskip("httpx_aiohttp")
+    error: BaseException | None = None
+    with one_write_server(MALFORMED[case], close=True) as base:
+        try:
+            async with (
+                httpx_aiohttp.HttpxAiohttpClient() as http,
+                sk.AsyncStreamingClient(
+                    base_url=base,
+                    api_key="sk-test",
+                    http_client=http,
+                    retry=sk.RetryPolicy(max_attempts=1),
+                ) as client,
+                client.stream(model="gpt-4o", messages=MESSAGES) as stream,
+            ):
+                [e async for e in stream]
+        except Exception as exc:
+            error = exc
+    assert error is None or isinstance(error, sk.StreamkitError), repr(error)  # ...a typed error

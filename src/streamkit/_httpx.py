@@ -8,6 +8,8 @@ executor serves both. httpx2 is imported only when an httpx2 client is given.
 
 from __future__ import annotations
 
+import importlib
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from types import ModuleType
@@ -47,11 +49,17 @@ class HTTPFlavor:
 
     Args:
         module: the ``httpx`` or ``httpx2`` module.
+        extra_errors: exceptions of a third-party transport under the client that
+            escape it unmapped (``aiohttp.ClientError`` from httpx-aiohttp, whose
+            ``AiohttpTransport`` lets e.g. a malformed response head through as
+            ``aiohttp.ClientResponseError``); they become ``APIConnectionError``.
     """
 
     __slots__ = ("_config_errors", "_stalled", "_timeout_errors", "errors", "module", "name")
 
-    def __init__(self, module: ModuleType) -> None:
+    def __init__(
+        self, module: ModuleType, extra_errors: tuple[type[BaseException], ...] = ()
+    ) -> None:
         self.module = module
         self.name: str = module.__name__
         #: every exception of the library that :meth:`map_error` translates
@@ -61,6 +69,7 @@ class HTTPFlavor:
             module.TooManyRedirects,
             module.StreamError,
             module.InvalidURL,
+            *extra_errors,
         )
         self._stalled = module.ReadTimeout
         self._timeout_errors = module.TimeoutException
@@ -160,11 +169,13 @@ def flavor_of(client: object, *, asynchronous: bool) -> HTTPFlavor:
                     f"http_client must be an {root}.{wanted} for this client, got "
                     f"{root}.{cls.__name__}"
                 )
-            flavor = _flavors.get(root)
+            # an httpx-aiohttp transport (user-supplied) can let aiohttp's own errors out
+            aiohttp = sys.modules.get("aiohttp")
+            key = f"{root}+aiohttp" if aiohttp is not None else root
+            flavor = _flavors.get(key)
             if flavor is None:
-                import importlib
-
-                flavor = _flavors[root] = HTTPFlavor(importlib.import_module(root))
+                extra = (aiohttp.ClientError,) if aiohttp is not None else ()
+                flavor = _flavors[key] = HTTPFlavor(importlib.import_module(root), extra)
             return flavor
     raise ConfigurationError(
         f"http_client must be an httpx.{wanted} or an httpx2.{wanted}, got {type(client).__name__}"
