@@ -7,7 +7,6 @@ import json
 import pickle
 import re
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -441,6 +440,90 @@ def test_property_one_byte_at_a_time(raw: bytes) -> None:
 def test_property_arbitrary_bytes(raw: bytes, data: st.DataObject) -> None:
     cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=8))
     assert run(split_at(raw, cuts)) == reference_parse(raw)[0]
+
+
+# LF-only streams made of whole lines: the shapes SSEDecoder reads block by block
+# (``data: …`` and ``event: …`` + ``data: …``) next to every shape that must not be.
+LF_LINES = [
+    b"data: x",
+    b"data:y",
+    b"data: ",
+    b"data:",
+    b"data",
+    b"data:  two spaces",
+    b"event: e",
+    b"event:f",
+    b"event: ",
+    b"event:",
+    b"event",
+    b"id: 7",
+    b"id",
+    b"retry: 5",
+    b":comment",
+    b"",
+    b"",
+    b"dat\xc3\xa9: z",
+    b"data: \xc3\xa9\xff",
+]
+lf_streams = st.lists(st.sampled_from(LF_LINES), max_size=40).map(
+    lambda lines: b"".join(line + b"\n" for line in lines)
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(raw=lf_streams, data=st.data())
+def test_property_lf_blocks_match_reference(raw: bytes, data: st.DataObject) -> None:
+    expected, pending = reference_parse(raw)
+    assert run([raw]) == expected
+    # cut anywhere, and only at line ends (every piece then takes the whole-lines path)
+    cuts = data.draw(st.lists(st.integers(0, len(raw)), max_size=12))
+    assert run(split_at(raw, cuts)) == expected
+    line_ends = [i + 1 for i, byte in enumerate(raw) if byte == 0x0A]
+    at_ends = data.draw(st.lists(st.sampled_from(line_ends), max_size=12)) if line_ends else []
+    decoder = SSEDecoder()
+    events = []
+    for chunk in split_at(raw, at_ends):
+        events.extend(decoder.feed(chunk))
+    assert events == expected[0]
+    assert (decoder.last_event_id, decoder.reconnection_time) == expected[1:]
+    assert decoder.has_pending == pending
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (b"event: e\ndata: x\n\n", [E(event="e", data="x")]),
+        (b"event:\ndata:\n\n", [E(data="")]),
+        (b"event: \ndata:x\n\n", [E(data="x")]),
+        (b"event:  e\ndata:  x\n\n", [E(event=" e", data=" x")]),
+        (b"event: e\ndata: x\ndata: y\n\n", [E(event="e", data="x\ny")]),
+        (b"data: x\nevent: e\n\n", [E(event="e", data="x")]),
+        (b"event: e\nid: 1\n\ndata: x\n\n", [E(data="x", id="1")]),
+        (b"id: 1\n\ndata: x\n\nid\n\ndata: y\n\n", [E(data="x", id="1"), E(data="y")]),
+        (b"retry: 5\ndata: x\n\ndata: y\n\n", [E(data="x", retry=5), E(data="y")]),
+        (b"event: e\n\ndata: x\n\n", [E(data="x")]),
+        (b"data: x\n\n\n\ndata: y\n\n", [E(data="x"), E(data="y")]),
+    ],
+)
+def test_lf_blocks(raw: bytes, expected: list[ServerSentEvent]) -> None:
+    assert run([raw])[0] == expected
+    assert run(one_byte_at_a_time(raw))[0] == expected
+    # an event half-built by the previous piece continues in the next one
+    for head in (b"data: 0\n", b"event: h\n", b"id: 9\n", b":c\n"):
+        assert run([head, raw]) == reference_parse(head + raw)[0]
+
+
+def test_lf_block_event_limit_keeps_earlier_events() -> None:
+    decoder = SSEDecoder(max_event_size=4)
+    with pytest.raises(SSEError) as info:
+        decoder.feed(b"data: abc\n\nevent: e\ndata: de\n\ndata: four\n\n")
+    assert info.value.events == [E(data="abc"), E(event="e", data="de")]
+    with pytest.raises(SSEError):
+        decoder.feed(b"data: a\n\n")
+    decoder = SSEDecoder(max_event_size=4)
+    with pytest.raises(SSEError) as info:
+        decoder.feed(b"event: e\ndata: four\n\n")
+    assert info.value.events == []
 
 
 # --------------------------------------------------------------------------- limits

@@ -31,7 +31,8 @@ Errors: :meth:`StreamMachine.next` raises the error that ends the stream (a
 Over a WebSocket (``StreamMachine(session, clock=..., transport="websocket")``, driven
 by :mod:`streamkit.websocket`) one stream is a lane's messages on a shared socket::
 
-        if isinstance(action, Connect):     outcome = CONNECTED | ResponseHead(...) | Failed(err)
+        if isinstance(action, Connect):     outcome = CONNECTED | REUSED | ResponseHead(...)
+                                                      | Failed(err)
         elif isinstance(action, Send):      send action.message; outcome = None | Failed(err)
         elif action is RECEIVE:             outcome = <message: dict | str> | Closed(code, reason)
                                                       | Failed(err)
@@ -52,7 +53,7 @@ from typing import Any, Final, Literal, TypeAlias, cast
 from streamkit._head import ERROR_BODY_LIMIT, ResponseHead
 from streamkit._request import RequestSpec
 from streamkit._session import ResumeMode, RetryPlan, StreamAccount, StreamSession, prompt_chars
-from streamkit.errors import APIStatusError, ProviderError, StreamkitError, StreamStateError
+from streamkit.errors import APIStatusError, StreamkitError, StreamStateError
 from streamkit.events import DeltaEvent
 from streamkit.providers._base import WebSocketDialect
 
@@ -63,6 +64,7 @@ __all__ = [
     "EOF",
     "READ",
     "RECEIVE",
+    "REUSED",
     "Action",
     "Closed",
     "Connect",
@@ -110,7 +112,10 @@ parsed JSON object as ``dict``; a text that is not one, e.g. ``"[DONE]"``, as ``
 :class:`Closed` or :class:`Failed` (:class:`~streamkit.errors.StreamStalledError`
 when none came for ``Timeouts.read_idle`` seconds)."""
 CONNECTED: Final = _Marker("CONNECTED")
-"""Outcome of :class:`Connect`: a socket is open for this stream."""
+"""Outcome of :class:`Connect`: a new socket was opened for this stream."""
+REUSED: Final = _Marker("REUSED")
+"""Outcome of :class:`Connect`: the stream uses a socket that was already open (if it
+turns out closed before the first message, the request goes on a new socket at once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,9 +158,9 @@ class Connect:
 
     The executor reuses its connection's socket, or opens one with a handshake to
     ``url`` carrying ``headers`` (it opens a new one when the socket is gone, retired,
-    or near the server's connection limit). Outcome: :data:`CONNECTED`; a
-    :class:`ResponseHead` when the server answered the handshake with another status
-    than 101; or :class:`Failed`.
+    or near the server's connection limit). Outcome: :data:`CONNECTED` (opened),
+    :data:`REUSED`; a :class:`ResponseHead` when the server answered the handshake with
+    another status than 101; or :class:`Failed`.
     """
 
     url: str
@@ -176,9 +181,10 @@ class Send:
 class Release:
     """WebSocket action: this attempt is over on its socket (drop what is queued for it).
 
-    ``retire``: the socket's state is in doubt (it broke, stalled, or the server may
-    still be sending this lane's response): start no new stream on it; it closes when
-    the other lanes on it are done. Outcome: ``None``.
+    ``retire``: the attempt failed, so the socket is in doubt (it broke or stalled, or
+    the server may still be sending this lane's response, even after an ``error``
+    message): start no new stream on it; it closes when the other lanes on it are
+    done. Outcome: ``None``.
     """
 
     retire: bool
@@ -366,19 +372,33 @@ class StreamMachine:
                 if delay_s is not None:
                     yield Sleep(delay_s)
                 spec = session.next_request(clock())
-                outcome = yield Connect(spec.url, spec.headers)
-                if outcome is not CONNECTED:
-                    if type(outcome) is ResponseHead:
-                        raise _handshake_error(outcome)
-                    raise _failure(outcome)
-                outcome = yield Send(spec.json if spec.json is not None else {})
-                if outcome is not None:
-                    raise _failure(outcome)
-                events = session.opened(clock())
-                if events:
-                    yield Deliver(events)
+                request = spec.json if spec.json is not None else {}
+                stale_retry = True
                 while True:
-                    message = yield RECEIVE
+                    outcome = yield Connect(spec.url, spec.headers)
+                    reused = outcome is REUSED
+                    if outcome is not CONNECTED and not reused:
+                        if type(outcome) is ResponseHead:
+                            raise _handshake_error(outcome)
+                        raise _failure(outcome)
+                    outcome = yield Send(request)
+                    if outcome is None:
+                        events = session.opened(clock())
+                        if events:
+                            yield Deliver(events)
+                        first = yield RECEIVE
+                        if type(first) is not Closed or not reused or not stale_retry:
+                            break
+                    elif not reused or not stale_retry:
+                        raise _failure(outcome)
+                    # an open socket that the server had closed meanwhile (a relay closes
+                    # after each stream; an idle socket times out): the request never got
+                    # there, so it goes on a new socket at once, once, as HTTP clients
+                    # resend on a stale pooled connection
+                    stale_retry = False
+                    yield Release(retire=True)
+                message: Outcome = first
+                while True:
                     kind = type(message)
                     if kind is dict or kind is str:  # the hot path
                         events = session.feed_message(message, clock())
@@ -395,6 +415,7 @@ class StreamMachine:
                         break  # a close that ends the stream (a relay's close 1000)
                     else:
                         raise _failure(message)
+                    message = yield RECEIVE
                 events = session.end(clock())  # raises if the stream is not complete
                 if events:
                     yield Deliver(events)
@@ -408,14 +429,14 @@ class StreamMachine:
                 and dialect.needs_full_input(failure)
             ):
                 # the socket that held the previous response is gone: send the full input
+                # (this error replaces the response: the socket is fine, nothing follows)
                 yield Release(retire=False)
                 session.restart(fallback)
                 fallback, delay_s = None, None
                 continue
-            # a socket in doubt takes no new stream: after an error message the server
-            # is done with this lane; after anything else it may still be sending
-            retire = not isinstance(failure, ProviderError)
-            delay_s = yield from self._recover(failure, Release(retire=retire))
+            # the socket is in doubt: it may be broken, or still sending this lane's
+            # response; it takes no new stream (the other lanes on it carry on)
+            delay_s = yield from self._recover(failure, Release(retire=True))
             if delay_s is None:
                 return
 

@@ -61,6 +61,7 @@ from streamkit.session import (
     CONNECTED,
     DONE,
     RECEIVE,
+    REUSED,
     Closed,
     Connect,
     Deliver,
@@ -614,6 +615,7 @@ class Connection(_ConnectionBase):
         self._http = pool.acquire()
         self._pool = pool
         self._ws_client = self._lib.module.WebSocketClient(self._http, **self._ws_client_options())
+        self._opening = threading.Lock()
 
     def stream(
         self,
@@ -683,20 +685,24 @@ class Connection(_ConnectionBase):
         self._pool.release(self._http)
 
     def _connect(self, stream: ConnectionStream, action: Connect) -> Outcome:
-        state = self._state
-        socket_id, to_close = state.attach(stream._lane, self._clock())
-        self._close_sockets(to_close)
-        if socket_id is None:
-            try:
-                sock = self._open_socket(action.url, action.headers)
-            except self._lib.upgrade_error as exc:
-                return self._lib.head_of(exc)
-            except self._lib.flavor.errors as exc:
-                return self._handshake_failure(exc)
-            socket_id = state.opened(stream._lane, self._clock())
-            self._sockets[socket_id] = sock
+        # one handshake at a time: a lane that arrives meanwhile takes the new socket
+        with self._opening:
+            state = self._state
+            socket_id, to_close = state.attach(stream._lane, self._clock())
+            self._close_sockets(to_close)
+            if socket_id is None:
+                try:
+                    sock = self._open_socket(action.url, action.headers)
+                except self._lib.upgrade_error as exc:
+                    return self._lib.head_of(exc)
+                except self._lib.flavor.errors as exc:
+                    return self._handshake_failure(exc)
+                socket_id = state.opened(stream._lane, self._clock())
+                self._sockets[socket_id] = sock
+                stream._socket = socket_id
+                return CONNECTED
         stream._socket = socket_id
-        return CONNECTED
+        return REUSED
 
     def _send(self, socket_id: int, message: dict[str, Any]) -> Outcome:
         sock = self._sockets.get(socket_id)
@@ -742,12 +748,17 @@ class Connection(_ConnectionBase):
             finally:
                 sock.lock.release()
 
-    def _release(self, stream: ConnectionStream, *, retire: bool, abandoned: bool = False) -> None:
+    def _release(
+        self,
+        stream: ConnectionStream,
+        *,
+        retire: bool,
+        abandoned: bool = False,
+    ) -> None:
         socket_id, stream._socket = stream._socket, 0
         if socket_id:
-            to_close = self._state.detach(
-                socket_id, stream._lane, retire=retire, abandoned=abandoned
-            )
+            state = self._state
+            to_close = state.detach(socket_id, stream._lane, retire=retire, abandoned=abandoned)
             self._close_sockets(to_close)
 
     def _close_sockets(self, socket_ids: list[int]) -> None:
@@ -937,6 +948,7 @@ class AsyncConnection(_ConnectionBase):
         self._ws_client = self._lib.module.AsyncWebSocketClient(
             self._http, **self._ws_client_options()
         )
+        self._opening = anyio.Lock()
         self._group: Any = None
 
     def stream(
@@ -1000,20 +1012,24 @@ class AsyncConnection(_ConnectionBase):
         self._pool.release(self._http)
 
     async def _connect(self, stream: AsyncConnectionStream, action: Connect) -> Outcome:
-        state = self._state
-        socket_id, to_close = state.attach(stream._lane, self._clock())
-        self._close_sockets(to_close)
-        if socket_id is None:
-            try:
-                sock = await self._open_socket(action.url, action.headers)
-            except self._lib.upgrade_error as exc:
-                return self._lib.head_of(exc)
-            except self._lib.flavor.errors as exc:
-                return self._handshake_failure(exc)
-            socket_id = state.opened(stream._lane, self._clock())
-            self._sockets[socket_id] = sock
+        # one handshake at a time: a lane that arrives meanwhile takes the new socket
+        async with self._opening:
+            state = self._state
+            socket_id, to_close = state.attach(stream._lane, self._clock())
+            self._close_sockets(to_close)
+            if socket_id is None:
+                try:
+                    sock = await self._open_socket(action.url, action.headers)
+                except self._lib.upgrade_error as exc:
+                    return self._lib.head_of(exc)
+                except self._lib.flavor.errors as exc:
+                    return self._handshake_failure(exc)
+                socket_id = state.opened(stream._lane, self._clock())
+                self._sockets[socket_id] = sock
+                stream._socket = socket_id
+                return CONNECTED
         stream._socket = socket_id
-        return CONNECTED
+        return REUSED
 
     async def _send(self, socket_id: int, message: dict[str, Any]) -> Outcome:
         sock = self._sockets.get(socket_id)
@@ -1060,13 +1076,16 @@ class AsyncConnection(_ConnectionBase):
                 sock.lock.release()
 
     def _release(
-        self, stream: AsyncConnectionStream, *, retire: bool, abandoned: bool = False
+        self,
+        stream: AsyncConnectionStream,
+        *,
+        retire: bool,
+        abandoned: bool = False,
     ) -> None:
         socket_id, stream._socket = stream._socket, 0
         if socket_id:
-            to_close = self._state.detach(
-                socket_id, stream._lane, retire=retire, abandoned=abandoned
-            )
+            state = self._state
+            to_close = state.detach(socket_id, stream._lane, retire=retire, abandoned=abandoned)
             self._close_sockets(to_close)
 
     def _close_sockets(self, socket_ids: list[int]) -> None:

@@ -278,20 +278,25 @@ class RelayDecoder(OpenAIChatDecoder):
         """Decode one relay message; an end-of-stream signal sets :attr:`done`.
 
         ``"[DONE]"`` and ``{"type": "done"}`` end the stream when configured (and are
-        ignored otherwise); chunks decode as in :class:`OpenAIChatDecoder`.
+        ignored otherwise); chunks decode as in :class:`OpenAIChatDecoder`. A signal
+        before the stream's first chunk is the end of the stream before it (which
+        ``finish_reason`` ended first) and is ignored.
         """
         if payload == "[DONE]":
-            if "[DONE]" in self._ends:
+            if "[DONE]" in self._ends and self._started():
                 self._done = True
             return []
         if type(payload) is dict and payload.get("type") == "done" and "choices" not in payload:
-            if "done" in self._ends:
+            if "done" in self._ends and self._started():
                 self._done = True
             return []
         events = super().decode_payload(payload)
         if "finish_reason" in self._ends and self._finished_all(events):
             self._done = True
         return events
+
+    def _started(self) -> bool:
+        return bool(self._seen_choices) or self._raw_usage is not None or self.model is not None
 
     def _finished_all(self, events: list[DeltaEvent]) -> bool:
         if not self._seen_choices or not self._seen_choices <= self._finished:

@@ -25,12 +25,19 @@ import anyio
 
 from streamkit.relay._wire import Entry
 
-__all__ = ["IDLE_S", "RECENT", "Tailer"]
+__all__ = ["COALESCE_ABOVE", "IDLE_S", "RECENT", "Tailer"]
 
 #: Entries kept per watched log for the readers that are a little behind its tail.
 RECENT = 256
 #: Seconds after its last reader left that a log stops being watched.
 IDLE_S = 10.0
+
+#: Watched logs above which a round first waits ``COALESCE_PER_LOG_S`` per log (at most
+#: ``COALESCE_MAX_S``) for entries to gather: 5 ms at 1,000 logs, which then cost one round
+#: instead of dozens, each of which Redis and the client pay for every watched log.
+COALESCE_ABOVE = 16
+COALESCE_PER_LOG_S = 5e-6
+COALESCE_MAX_S = 0.005
 
 #: ``xread({key: after_id}, count, block_ms) -> [(key, [(entry_id, fields), ...]), ...]``
 XRead = Callable[[dict[str, str], int, int], Awaitable[Any]]
@@ -155,6 +162,10 @@ class Tailer:
                     del self._watches[log]
                 else:
                     keys[log] = f"0-{watch.cursor}"
+            if len(keys) > COALESCE_ABOVE:
+                # a round costs O(watched logs) and ends at the first new entry: with many
+                # logs, let the entries of a few milliseconds gather first
+                await anyio.sleep(min(COALESCE_MAX_S, COALESCE_PER_LOG_S * len(keys)))
             block_s = remaining if self._max_block_s is None else min(remaining, self._max_block_s)
             answer = await self._xread(keys, limit, max(1, round(block_s * 1000)))
             for key, raw in answer or ():

@@ -602,27 +602,35 @@ class _Socket:
 
     async def serve(self, receive: Receive) -> None:
         lanes: dict[Any, Any] = {}
-        async with anyio.create_task_group() as group:
-            self._group = group
-            while not self._closed:
-                message = await receive()
-                if message["type"] == "websocket.disconnect":
-                    break
-                text = message.get("text")
-                if text is None:
-                    text = (message.get("bytes") or b"").decode("utf-8", "replace")
-                try:
-                    request: Any = json.loads(text)
-                except ValueError:
-                    request = None
-                lane = request.get("stream_id") if isinstance(request, dict) else None
-                queue = lanes.get(lane)
-                if queue is None:
-                    queue, out = anyio.create_memory_object_stream[tuple[str, Any]](1000)
-                    lanes[lane] = queue
-                    group.start_soon(self._lane, out)
-                queue.send_nowait((text, request))
-            group.cancel_scope.cancel()
+        outs: list[MemoryObjectReceiveStream[tuple[str, Any]]] = []
+        try:
+            async with anyio.create_task_group() as group:
+                self._group = group
+                while not self._closed:
+                    message = await receive()
+                    if message["type"] == "websocket.disconnect":
+                        break
+                    text = message.get("text")
+                    if text is None:
+                        text = (message.get("bytes") or b"").decode("utf-8", "replace")
+                    try:
+                        request: Any = json.loads(text)
+                    except ValueError:
+                        request = None
+                    lane = request.get("stream_id") if isinstance(request, dict) else None
+                    queue = lanes.get(lane)
+                    if queue is None:
+                        queue, out = anyio.create_memory_object_stream[tuple[str, Any]](1000)
+                        lanes[lane] = queue
+                        outs.append(out)
+                        group.start_soon(self._lane, out)
+                    queue.send_nowait((text, request))
+                group.cancel_scope.cancel()
+        finally:  # every lane's queue is closed, however the socket ended
+            for queue in lanes.values():
+                queue.close()
+            for out in outs:  # a lane task cancelled before it started never closed its end
+                out.close()
 
     async def _lane(self, requests: MemoryObjectReceiveStream[tuple[str, Any]]) -> None:
         async with requests:

@@ -1,0 +1,103 @@
+"""The WebSocket executors are twins, like the HTTP ones (``tests/test_twins.py``).
+
+In ``streamkit/websocket.py`` the async stream and connection executors, with their async
+spellings mapped to the sync ones, must equal the sync executors line for line. Only
+opening and closing a socket differ (the async socket lives in a task of the
+connection's task group), and they sit outside the checked sections.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import streamkit as sk
+from streamkit import websocket
+from test_twins import ASYNC_TO_SYNC
+
+SOURCE = Path(websocket.__file__)
+
+EXTRA = [
+    (r"\bAsyncConnectionStream\b", "ConnectionStream"),
+    (r"\bAsyncConnection\b", "Connection"),
+    (r"\b_aacquire\b", "_acquire"),
+]
+
+
+def section(name: str) -> dict[str, list[str]]:
+    """The code lines (no comments, docstrings or blanks) of one marked section, by method."""
+    text = SOURCE.read_text()
+    start, end = f"# ---- {name}", f"# ---- end of the {name}"
+    body = text[text.index(start) : text.index(end)]
+    methods: dict[str, list[str]] = {}
+    current = "<class>"
+    in_docstring = False
+    for raw in body.splitlines()[1:]:
+        line = raw.split("  #")[0].rstrip()
+        stripped = line.strip()
+        if stripped.startswith('"""'):
+            if not (stripped.count('"""') == 2 and len(stripped) > 3):
+                in_docstring = not in_docstring
+            continue
+        if in_docstring or not stripped or stripped.startswith("#"):
+            continue
+        match = re.match(r"\s+(?:async )?def (\w+)", line)
+        if match:
+            current = match.group(1)
+        methods.setdefault(current, []).append(line)
+    return methods
+
+
+def unasync(methods: dict[str, list[str]]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, lines in methods.items():
+        converted = []
+        for line in lines:
+            for pattern, replacement in [*EXTRA, *ASYNC_TO_SYNC]:
+                line = re.sub(pattern, replacement, line)
+            converted.append(line)
+        for pattern, replacement in [*EXTRA, *ASYNC_TO_SYNC]:
+            name = re.sub(pattern, replacement, name)
+        out[name] = converted
+    return out
+
+
+def test_the_stream_executors_are_twins() -> None:
+    sync = section("sync executor")
+    async_ = unasync(section("async executor"))
+    assert set(sync) == set(async_)
+    for name in sorted(sync):
+        assert sync[name] == async_[name], name
+
+
+def test_the_connection_executors_are_twins() -> None:
+    sync = section("sync connection executor")
+    async_ = unasync(section("async connection executor"))
+    assert set(sync) == set(async_)
+    for name in sorted(sync):
+        assert sync[name] == async_[name], name
+
+
+def test_the_executors_stay_short() -> None:
+    # turning actions into library calls: every decision belongs to the core
+    for name in ("sync executor", "sync connection executor"):
+        lines = sum(map(len, section(name).values()))
+        assert lines < 120, (name, lines)
+
+
+def test_twin_signatures_match() -> None:
+    pairs = [
+        (sk.StreamingClient.connect, sk.AsyncStreamingClient.connect),
+        (websocket.Connection.stream, websocket.AsyncConnection.stream),
+    ]
+    for sync_fn, async_fn in pairs:
+        s, a = inspect.signature(sync_fn), inspect.signature(async_fn)
+        assert list(s.parameters) == list(a.parameters)
+        for name in s.parameters:
+            assert s.parameters[name].default == a.parameters[name].default, name
+            assert s.parameters[name].kind == a.parameters[name].kind, name
+    renamed = {"close": "aclose"}
+    sync_methods = {renamed.get(m, m) for m in dir(websocket.ConnectionStream) if m[0] != "_"}
+    async_methods = {m for m in dir(websocket.AsyncConnectionStream) if m[0] != "_"}
+    assert sync_methods == async_methods
