@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint typecheck pytest test-lowest bench bench-quick bench-relay docs package-check clean
+.PHONY: demo test lint typecheck pytest test-lowest bench bench-quick bench-relay bench-ws docs package-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ bench-quick: $(VENV)/.installed-bench
 # The relay benchmark (#15): SSE clients on one relay worker; starts redis-server itself.
 bench-relay: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/relay_bench.py
+
+# The WebSocket benchmark (#14): streamkit connect() vs SSE vs openai's responses.connect().
+bench-ws: $(VENV)/.installed-bench
+	$(BIN)/python benchmarks/ws_bench.py
 
 docs: $(VENV)/.installed-dev
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site

@@ -21,7 +21,9 @@ SOURCE = Path(websocket.__file__)
 EXTRA = [
     (r"\bAsyncConnectionStream\b", "ConnectionStream"),
     (r"\bAsyncConnection\b", "Connection"),
-    (r"\b_aacquire\b", "_acquire"),
+    (r"\b_astart_reading\b", "_start_reading"),
+    (r"\b_astop_reading\b", "_stop_reading"),
+    (r"\b_ahand_over\b", "_hand_over"),
 ]
 
 

@@ -35,10 +35,21 @@ from streamkit.errors import StreamStateError
 from streamkit.providers._base import WebSocketDialect
 from streamkit.session import Closed, Failed
 
-__all__ = ["MAX_HISTORY", "MAX_QUEUED", "ConnectionState", "Lane"]
+__all__ = ["EVERY", "MAX_HISTORY", "MAX_QUEUED", "ConnectionState", "Lane"]
 
 Lane: TypeAlias = str | None
 """A lane's ``stream_id``; ``None`` is the default lane (no ``stream_id``)."""
+
+
+class _Every:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "EVERY"
+
+
+EVERY: Final = _Every()
+"""What :meth:`ConnectionState.feed` returns for a message queued for every lane."""
 
 #: Messages queued for one lane before it counts as abandoned. A response of 100 000
 #: events is far beyond the longest real ones (a long reasoning answer has ~20 000);
@@ -246,8 +257,11 @@ class ConnectionState:
             return queue.popleft()
         return sock.dead
 
-    def feed(self, socket_id: int, data: str | bytes) -> None:
+    def feed(self, socket_id: int, data: str | bytes) -> Lane | _Every:
         """Route one message received on ``socket_id`` to the queue of its lane.
+
+        Returns the lane it names (whether queued or dropped), or :data:`EVERY`: the
+        lanes whose stream may now have a message to take.
 
         A JSON object goes to the lane its ``stream_id`` (the dialect's
         :attr:`~streamkit.providers._base.WebSocketDialect.lane_key`) names, or to the
@@ -258,7 +272,7 @@ class ConnectionState:
         """
         sock = self._sockets.get(socket_id)
         if sock is None:
-            return
+            return EVERY
         try:
             payload = json.loads(data)
         except ValueError:
@@ -267,7 +281,7 @@ class ConnectionState:
             text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
             for waiting in sock.lanes.values():
                 self._push(waiting, text.strip())
-            return
+            return EVERY
         key = self._lane_key
         lane = payload.get(key) if key is not None else None
         if lane is not None and type(lane) is not str:
@@ -275,10 +289,11 @@ class ConnectionState:
         if sock.draining and lane in sock.draining:
             if self.dialect.is_terminal(payload):
                 sock.draining.discard(lane)
-            return
+            return lane
         queue = sock.lanes.get(lane)
         if queue is not None:
             self._push(queue, payload)
+        return lane
 
     def _push(self, queue: deque[Any], item: Any) -> None:
         if len(queue) < self._max_queued:

@@ -3,6 +3,9 @@
 ``streamkit demo`` needs no key and no network: it serves a transcript from
 :class:`streamkit.testing.LocalServer` on 127.0.0.1, breaks the connection
 half-way, and shows the stream resumed live, then usage, cost and timing.
+``streamkit demo --websocket`` does the same over a WebSocket (OpenAI's Responses
+WebSocket mode, ``client.connect()``): the server drops the socket half-way (no
+close frame, code 1006) and the stream resumes on a new one.
 
 Any :class:`~streamkit.errors.StreamkitError` (a wrong key, a refused request, a
 stream that could not be resumed, a bad option) ends the command with one line on
@@ -198,11 +201,25 @@ def _testing() -> Any:
     return testing
 
 
+def _websocket_library() -> None:
+    """Check for ``httpx-ws``; :class:`_MissingExtraError` without the ``websocket`` extra."""
+    try:
+        import httpx_ws  # noqa: F401
+    except ImportError as err:
+        raise _MissingExtraError("websocket", err.name) from None
+
+
+#: The question both demos ask (the answer is the demo transcript's).
+_DEMO_QUESTION = "Why do LLM streams need a resumable client?"
+
+
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     from streamkit.client import StreamingClient
     from streamkit.retry import RetryPolicy
     from streamkit.tracker import CostTracker
 
+    if args.websocket:
+        return _demo_websocket(args, out)
     testing = _testing()
     transcript = testing.demo_transcript(model="gpt-4.1")
     faults = [] if args.no_fault else [testing.Fault.cut(after_bytes=len(transcript) // 2)]
@@ -221,14 +238,59 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         ) as client:
             stream = client.stream(
                 model="gpt-4.1",
-                messages=[
-                    {"role": "user", "content": "Why do LLM streams need a resumable client?"}
-                ],
+                messages=[{"role": "user", "content": _DEMO_QUESTION}],
             )
             with stream:
                 _print_stream(stream, printer)
             for line in _summary(stream.result):
                 printer.line(line)
+    return 0
+
+
+def _demo_websocket(args: argparse.Namespace, out: TextIO) -> int:
+    """``streamkit demo --websocket``: the demo over a WebSocket, dropped half-way."""
+    from streamkit.client import StreamingClient
+    from streamkit.retry import RetryPolicy
+    from streamkit.tracker import CostTracker
+
+    testing = _testing()
+    _websocket_library()
+    transcript = testing.demo_responses_transcript(model="gpt-4.1")
+    events = sum(1 for line in transcript.splitlines() if line.startswith(b"data:"))
+    # 1006: the socket is dropped without a close frame, as a network failure does
+    faults = [] if args.no_fault else [testing.Fault.close(1006, after_events=events // 2)]
+    printer = _Printer(out)
+    tracker = CostTracker()
+    server = testing.LocalServer(
+        transcript, dialect="openai-responses", faults=faults, delay_s=args.delay
+    )
+    with (
+        server,
+        StreamingClient(
+            base_url=server.base_url,
+            api_key="demo-key-not-secret",
+            provider="openai-responses",
+            tracker=tracker,
+            retry=RetryPolicy(initial_delay=0.2, jitter=0.1),
+        ) as client,
+        client.connect() as conn,
+    ):
+        printer.line(
+            "streamkit demo --websocket — a recorded-style answer over a WebSocket "
+            f"from {conn.url} (Responses WebSocket mode)"
+        )
+        if faults:
+            printer.line(
+                "(the server drops the socket half-way, close code 1006; "
+                "watch it resume on a new one)"
+            )
+        printer.line()
+        stream = conn.stream(model="gpt-4.1", input=_DEMO_QUESTION)
+        with stream:
+            _print_stream(stream, printer)
+        for line in _summary(stream.result):
+            printer.line(line)
+        printer.line(f"sockets    {conn.sockets_opened} opened")
     return 0
 
 
@@ -313,6 +375,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-fault", action="store_true", help="do not break the connection")
     demo.add_argument(
         "--delay", type=float, default=0.015, help="seconds between events (default 0.015)"
+    )
+    demo.add_argument(
+        "--websocket",
+        action="store_true",
+        help="stream over a WebSocket (Responses WebSocket mode; needs streamkit[websocket])",
     )
     chat = sub.add_parser("chat", help="stream an answer from a real provider")
     chat.add_argument("prompt")

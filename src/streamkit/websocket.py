@@ -33,8 +33,8 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from http import HTTPStatus
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
@@ -46,7 +46,7 @@ from streamkit._head import ResponseHead
 from streamkit._httpx import HTTPFlavor, target_of
 from streamkit._request import RequestSpec
 from streamkit._stream_state import StreamState
-from streamkit._ws_state import ConnectionState, Lane
+from streamkit._ws_state import EVERY, ConnectionState, Lane, _Every
 from streamkit.errors import (
     ConfigurationError,
     StreamStalledError,
@@ -73,6 +73,7 @@ from streamkit.session import (
     Sleep,
     StreamMachine,
 )
+from streamkit.sse import DEFAULT_MAX_LINE_SIZE
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_HEARTBEAT_S",
     "DEFAULT_PONG_TIMEOUT_S",
+    "MAX_MESSAGE_SIZE",
     "AsyncConnection",
     "AsyncConnectionStream",
     "Connection",
@@ -98,6 +100,10 @@ DEFAULT_PONG_TIMEOUT_S = 20.0
 #: Rotate a socket when it reaches this share of the server's connection limit, so that
 #: a response started just before has time to end (OpenAI 60 min → 54, xAI 25 → 22.5).
 ROTATE_AT = 0.9
+#: Bytes one received message may have (16 MiB, the SSE decoder's line limit): a
+#: ``response.completed`` repeats the whole output; a larger message closes the socket
+#: with code 1009.
+MAX_MESSAGE_SIZE = DEFAULT_MAX_LINE_SIZE
 
 #: The timeouts the library raises from ``receive(timeout=...)`` (sync: ``queue.Empty``).
 _RECEIVE_TIMEOUTS = (queue.Empty, TimeoutError)
@@ -370,6 +376,9 @@ class _ConnectionBase:
 
     def _ws_client_options(self) -> dict[str, Any]:
         return {
+            # a whole response arrives in one message (response.completed): allow what
+            # the SSE decoder allows for one line, not httpx-ws's 64 KiB default
+            "max_message_size_bytes": MAX_MESSAGE_SIZE,
             "keepalive_ping_interval_seconds": self._options.heartbeat_s,
             "keepalive_ping_timeout_seconds": self._options.pong_timeout_s,
         }
@@ -423,25 +432,107 @@ class _ConnectionBase:
 
 @dataclass(slots=True)
 class _Socket:
-    """An open WebSocket: the library's session, its read lock, and how to close it."""
+    """An open WebSocket: the library's session, its reader's state, and how to close it.
+
+    One stream at a time reads the socket (``reading``) and queues each message for the
+    lane it names; the others wait, each on an event of its own in ``waiters``. The
+    reader wakes the lane a message is for (every lane when the socket breaks), and a
+    stream that stops reading for good wakes one waiter to read in its place. So a lane
+    whose message another lane's stream read takes it at once (not at the socket's next
+    message), and a message costs one wake-up, however many lanes wait.
+    ``lock`` guards ``reading`` and ``waiters`` across threads (sync executor only).
+    """
 
     ws: Any
-    lock: Any
     closer: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    reading: bool = False
+    waiters: dict[Lane, Any] = field(default_factory=dict)
 
 
-def _acquire(lock: threading.Lock, wait_s: float | None) -> bool:
-    return lock.acquire(timeout=-1 if wait_s is None else max(wait_s, 0.0))
+def _start_reading(
+    sock: _Socket, lane: Lane, ready: Callable[[], bool], wait_s: float | None
+) -> bool:
+    """Become ``sock``'s reader (``True``), or wait (``False``: look at the queue again).
 
-
-async def _aacquire(lock: anyio.Lock, wait_s: float | None) -> bool:
-    if wait_s is None:
-        await lock.acquire()
-        return True
-    with anyio.move_on_after(wait_s):
-        await lock.acquire()
-        return True
+    The wait ends when the reader wakes ``lane`` or hands over, or after ``wait_s``
+    seconds; there is none when ``ready()`` (the lane has a message queued, or the socket
+    is gone). ``ready()`` is checked and the waiter registered under one lock, so a
+    wake-up is never lost.
+    """
+    with sock.lock:
+        if not sock.reading:
+            sock.reading = True
+            return True
+        if ready():
+            return False
+        event = sock.waiters[lane] = threading.Event()
+    event.wait(None if wait_s is None else max(wait_s, 0.0))
+    with sock.lock:
+        if sock.waiters.get(lane) is event:
+            del sock.waiters[lane]
     return False
+
+
+def _stop_reading(sock: _Socket, woken: Lane | _Every) -> None:
+    """The reader lets go of ``sock`` after routing a message to ``woken``'s queue."""
+    with sock.lock:
+        sock.reading = False
+        if isinstance(woken, _Every):
+            events = list(sock.waiters.values())
+        else:
+            event = sock.waiters.get(woken)
+            events = [] if event is None else [event]
+    for event in events:
+        event.set()
+
+
+def _hand_over(sock: _Socket | None) -> None:
+    """A stream leaves ``sock`` (for now): if nobody reads it, wake a waiter to read."""
+    if sock is None:
+        return
+    with sock.lock:
+        if sock.reading or not sock.waiters:
+            return
+        event = next(iter(sock.waiters.values()))
+    event.set()
+
+
+async def _astart_reading(
+    sock: _Socket, lane: Lane, ready: Callable[[], bool], wait_s: float | None
+) -> bool:
+    """:func:`_start_reading` of the async executor (one event loop: no lock needed)."""
+    if not sock.reading:
+        sock.reading = True
+        return True
+    if ready():
+        return False
+    event = sock.waiters[lane] = anyio.Event()
+    try:
+        with anyio.move_on_after(math.inf if wait_s is None else max(wait_s, 0.0)):
+            await event.wait()
+    finally:
+        if sock.waiters.get(lane) is event:
+            del sock.waiters[lane]
+    return False
+
+
+def _astop_reading(sock: _Socket, woken: Lane | _Every) -> None:
+    """:func:`_stop_reading` of the async executor."""
+    sock.reading = False
+    if isinstance(woken, _Every):
+        for event in list(sock.waiters.values()):
+            event.set()
+    else:
+        event = sock.waiters.get(woken)
+        if event is not None:
+            event.set()
+
+
+def _ahand_over(sock: _Socket | None) -> None:
+    """:func:`_hand_over` of the async executor."""
+    if sock is not None and not sock.reading and sock.waiters:
+        next(iter(sock.waiters.values())).set()
 
 
 # ---- sync executor ----------------------------------------------------------------------
@@ -719,34 +810,43 @@ class Connection(_ConnectionBase):
         clock = self._clock
         sock = self._sockets.get(socket_id)
         deadline = None if idle_s is None else clock() + idle_s
-        while True:
-            item: Outcome = state.take(socket_id, lane)
-            if item is not None:
-                return item
-            timeout = None
-            if deadline is not None:
-                timeout = deadline - clock()
-                if timeout <= 0:
-                    return Failed(self._stalled(idle_s))
-            if sock is None:
-                return Closed(1006, "the connection was closed")
-            if not _acquire(sock.lock, timeout):
-                continue
-            try:
-                if state.waiting(socket_id, lane):
-                    try:
-                        event = sock.ws.receive(timeout=timeout)
-                    except _RECEIVE_TIMEOUTS:
-                        continue
-                    except self._lib.errors as exc:
-                        closed = self._lib.closed(exc, self._options.pong_timeout_s)
-                        state.broken(socket_id, closed)
-                        continue
-                    data = getattr(event, "data", None)
-                    if data is not None:
-                        state.feed(socket_id, data)
-            finally:
-                sock.lock.release()
+
+        def ready() -> bool:
+            return not state.waiting(socket_id, lane)
+
+        try:
+            while True:
+                item: Outcome = state.take(socket_id, lane)
+                if item is not None:
+                    return item
+                timeout = None
+                if deadline is not None:
+                    timeout = deadline - clock()
+                    if timeout <= 0:
+                        return Failed(self._stalled(idle_s))
+                if sock is None:
+                    return Closed(1006, "the connection was closed")
+                if not _start_reading(sock, lane, ready, timeout):
+                    continue
+                woken: Lane | _Every = lane
+                try:
+                    if state.waiting(socket_id, lane):
+                        try:
+                            event = sock.ws.receive(timeout=timeout)
+                        except _RECEIVE_TIMEOUTS:
+                            continue
+                        except self._lib.errors as exc:
+                            closed = self._lib.closed(exc, self._options.pong_timeout_s)
+                            state.broken(socket_id, closed)
+                            woken = EVERY
+                            continue
+                        data = getattr(event, "data", None)
+                        if data is not None:
+                            woken = state.feed(socket_id, data)
+                finally:
+                    _stop_reading(sock, woken)
+        finally:  # leaving the socket: someone else reads it
+            _hand_over(sock)
 
     def _release(
         self,
@@ -772,7 +872,7 @@ class Connection(_ConnectionBase):
     def _open_socket(self, url: str, headers: Mapping[str, str]) -> _Socket:
         stack = contextlib.ExitStack()
         ws = stack.enter_context(self._ws_client.connect(url, headers=dict(headers)))
-        return _Socket(ws, threading.Lock(), stack)
+        return _Socket(ws, stack)
 
     def _close_socket(self, sock: _Socket) -> None:
         with contextlib.suppress(Exception):  # the socket may be broken already
@@ -1046,34 +1146,43 @@ class AsyncConnection(_ConnectionBase):
         clock = self._clock
         sock = self._sockets.get(socket_id)
         deadline = None if idle_s is None else clock() + idle_s
-        while True:
-            item: Outcome = state.take(socket_id, lane)
-            if item is not None:
-                return item
-            timeout = None
-            if deadline is not None:
-                timeout = deadline - clock()
-                if timeout <= 0:
-                    return Failed(self._stalled(idle_s))
-            if sock is None:
-                return Closed(1006, "the connection was closed")
-            if not await _aacquire(sock.lock, timeout):
-                continue
-            try:
-                if state.waiting(socket_id, lane):
-                    try:
-                        event = await sock.ws.receive(timeout=timeout)
-                    except _RECEIVE_TIMEOUTS:
-                        continue
-                    except self._lib.errors as exc:
-                        closed = self._lib.closed(exc, self._options.pong_timeout_s)
-                        state.broken(socket_id, closed)
-                        continue
-                    data = getattr(event, "data", None)
-                    if data is not None:
-                        state.feed(socket_id, data)
-            finally:
-                sock.lock.release()
+
+        def ready() -> bool:
+            return not state.waiting(socket_id, lane)
+
+        try:
+            while True:
+                item: Outcome = state.take(socket_id, lane)
+                if item is not None:
+                    return item
+                timeout = None
+                if deadline is not None:
+                    timeout = deadline - clock()
+                    if timeout <= 0:
+                        return Failed(self._stalled(idle_s))
+                if sock is None:
+                    return Closed(1006, "the connection was closed")
+                if not await _astart_reading(sock, lane, ready, timeout):
+                    continue
+                woken: Lane | _Every = lane
+                try:
+                    if state.waiting(socket_id, lane):
+                        try:
+                            event = await sock.ws.receive(timeout=timeout)
+                        except _RECEIVE_TIMEOUTS:
+                            continue
+                        except self._lib.errors as exc:
+                            closed = self._lib.closed(exc, self._options.pong_timeout_s)
+                            state.broken(socket_id, closed)
+                            woken = EVERY
+                            continue
+                        data = getattr(event, "data", None)
+                        if data is not None:
+                            woken = state.feed(socket_id, data)
+                finally:
+                    _astop_reading(sock, woken)
+        finally:  # leaving the socket: someone else reads it
+            _ahand_over(sock)
 
     def _release(
         self,
@@ -1112,7 +1221,7 @@ class AsyncConnection(_ConnectionBase):
         started = False
         try:
             async with self._ws_client.connect(url, headers=headers) as ws:
-                task_status.started(_Socket(ws, anyio.Lock(), closer))
+                task_status.started(_Socket(ws, closer))
                 started = True
                 await closer.wait()
         except Exception:
