@@ -41,6 +41,7 @@ from streamkit.errors import (
     StreamStalledError,
     StreamStateError,
     UnexpectedContentTypeError,
+    WebSocketClosedError,
 )
 from streamkit.events import (
     DeltaEvent,
@@ -134,6 +135,7 @@ __all__ = [
     "UnknownModelWarning",
     "Usage",
     "UsageEvent",
+    "WebSocketClosedError",
     "__version__",
     "errors",
     "offline",
