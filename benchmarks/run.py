@@ -358,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
     ]
     text = write_report(plan, results, header)
+    if dest_is_results(args.out, args.quick or only):
+        text += included_sections()
     dest = (
         args.out
         if args.out is not None
@@ -370,6 +372,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"wrote {dest}")
     log(f"done in {elapsed:.0f} s")
     return 0
+
+
+#: Sections other benchmarks write (``relay_bench.py``, ``ws_bench.py`` with ``--out``),
+#: kept in RESULTS.md when a full run rewrites it.
+INCLUDED = ("relay.md", "websocket.md")
+
+
+def dest_is_results(out: str | None, partial: object) -> bool:
+    """Whether this run writes benchmarks/RESULTS.md (a full run without ``--out``)."""
+    return (out is None and not partial) or (out is not None and Path(out) == HERE / "RESULTS.md")
+
+
+def included_sections() -> str:
+    """The sections of ``benchmarks/results/`` (see :data:`INCLUDED`), as they are."""
+    parts = []
+    for name in INCLUDED:
+        path = HERE / "results" / name
+        if path.exists():
+            parts.append(path.read_text().strip() + "\n")
+    return "".join("\n" + part for part in parts)
 
 
 if __name__ == "__main__":
