@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
 import inspect
 import ipaddress
 import json
@@ -421,6 +422,9 @@ def run_block(block: Block, namespace: dict[str, Any]) -> None:
             value()
 
 
+_HAS_WEBSOCKET = importlib.util.find_spec("httpx_ws") is not None
+
+
 def test_blocks_were_found() -> None:
     assert len(BLOCKS) >= 40
     names = {block.path.name for block in BLOCKS}
@@ -431,6 +435,8 @@ def test_blocks_were_found() -> None:
 def test_doc_example(block: Block, served: Callable[[Block], None], workdir: Path) -> None:
     if block.skip is not None:
         pytest.skip(block.skip)
+    if any(".connect(" in b.code for b in block.chain()) and not _HAS_WEBSOCKET:
+        pytest.skip("needs the websocket extra (httpx-ws), which the lowest-versions run leaves out")
     served(block)
     modules = page_files(block, workdir)
     importlib.invalidate_caches()
