@@ -11,6 +11,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamkit import (
     ChunkDecodeError,
@@ -323,3 +325,108 @@ def test_fast_path_edge_shapes(data: str) -> None:
             outcomes.append(type(err))
     assert outcomes[0] == outcomes[1]
     assert fast.model == slow.model
+
+
+def test_the_fast_path_carries_tool_call_pieces() -> None:
+    from streamkit.providers.openai_chat import OpenAIChatDecoder
+    from streamkit.sse import SSEDecoder
+
+    decoder = OpenAIChatDecoder()
+    events = SSEDecoder().feed(read_real("openai-chat-tool-call-single.sse"))
+    hot = [
+        e
+        for sse in events
+        for e in (decoder._hot_text(_maybe_json(sse.data)) or [])
+        if isinstance(e, ToolCallDelta)
+    ]
+    assert len(hot) >= 5  # the argument pieces take the fast path
+
+
+_JUNK = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 3),
+    st.floats(0, 2),
+    st.text(max_size=4),
+    st.just([]),
+    st.just({}),
+)
+#: Where a generated tool-call chunk may be changed: (path to the container, key).
+_PLACES = [
+    ((), "id"),
+    ((), "model"),
+    ((), "usage"),
+    (("choices", 0), "index"),
+    (("choices", 0), "finish_reason"),
+    (("choices", 0, "delta"), "content"),
+    (("choices", 0, "delta"), "reasoning_content"),
+    (("choices", 0, "delta"), "tool_calls"),
+    (("choices", 0, "delta", "tool_calls", 0), "index"),
+    (("choices", 0, "delta", "tool_calls", 0), "id"),
+    (("choices", 0, "delta", "tool_calls", 0), "function"),
+    (("choices", 0, "delta", "tool_calls", 0, "function"), "name"),
+    (("choices", 0, "delta", "tool_calls", 0, "function"), "arguments"),
+]
+
+
+@st.composite
+def _tool_chunks(draw: st.DrawFn) -> dict[str, Any]:
+    """A tool-call piece as providers send it, then up to two fields changed or dropped."""
+    function: dict[str, Any] = {"arguments": draw(st.text(max_size=8))}
+    if draw(st.booleans()):
+        function["name"] = draw(st.one_of(st.none(), st.text(max_size=5)))
+    call: dict[str, Any] = {"index": draw(st.integers(0, 3)), "function": function}
+    if draw(st.booleans()):
+        call.update(id=draw(st.one_of(st.none(), st.text(max_size=5))), type="function")
+    chunk: dict[str, Any] = {
+        "id": "c1",
+        "model": draw(st.sampled_from(["m", "", None])),
+        "choices": [{"index": draw(st.integers(0, 2)), "delta": {"tool_calls": [call]}}],
+    }
+    if draw(st.booleans()):
+        chunk["choices"][0]["delta"].update(role="assistant", content=None)
+    for _ in range(draw(st.integers(0, 2))):
+        path, key = draw(st.sampled_from(_PLACES))
+        target: Any = chunk
+        for step in path:
+            try:
+                target = target[step]
+            except (KeyError, IndexError, TypeError):
+                target = None
+                break
+        if not isinstance(target, dict):
+            continue
+        action = draw(st.sampled_from(["junk", "drop", "second call", "text"]))
+        if action == "drop":
+            target.pop(key, None)
+        elif action == "second call" and key == "tool_calls":
+            calls = target.get(key) or []
+            target[key] = [*calls, {"index": 1, "function": {"arguments": "x"}}]
+        elif action == "text" and key == "content":
+            target[key] = draw(st.text(max_size=3))
+        else:
+            target[key] = draw(_JUNK)
+    return chunk
+
+
+@settings(max_examples=500, deadline=None)
+@given(chunks=st.lists(_tool_chunks(), min_size=1, max_size=6))
+def test_fast_path_equals_validating_path_on_generated_tool_call_chunks(
+    chunks: list[dict[str, Any]],
+) -> None:
+    from streamkit.errors import ChunkDecodeError
+    from streamkit.providers.openai_chat import OpenAIChatDecoder
+
+    fast, slow = OpenAIChatDecoder(), OpenAIChatDecoder()
+    slow.fast = False
+    for chunk in chunks:
+        sse = ServerSentEvent(data=json.dumps(chunk))
+        outcomes = []
+        for decoder in (slow, fast):
+            try:
+                outcomes.append(decoder.decode(sse))
+            except ChunkDecodeError as err:
+                outcomes.append(("invalid", str(err)))
+        assert outcomes[1] == outcomes[0]
+    for attr in ("model", "response_id", "_seen_choices", "_finished"):
+        assert getattr(fast, attr) == getattr(slow, attr), attr

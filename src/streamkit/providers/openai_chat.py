@@ -285,12 +285,15 @@ class OpenAIChatDecoder:
         return out
 
     def _hot_text(self, obj: Any) -> list[DeltaEvent] | None:
-        """The fast path for the commonest chunk: one choice whose delta is plain text.
+        """The fast path for the commonest chunks: plain text, or one tool call's piece.
 
-        Returns the events, or ``None`` when the chunk has any other shape (usage,
-        errors, finish, logprobs, tool calls, reasoning, refusal, content arrays,
-        unexpected types), which then takes the validating path. Both paths give the
-        same events on every real recording (``tests/test_openai_chat.py``).
+        A chunk qualifies with one choice whose delta is plain text, or whose
+        ``content`` is null and ``tool_calls`` has one entry. Returns the events, or
+        ``None`` when the chunk has any other shape (usage, errors, finish, logprobs,
+        several tool calls, text and a tool call together, reasoning, refusal, content
+        arrays, unexpected types), which then takes the validating path. Both paths
+        give the same events on every real recording and on generated tool-call
+        chunks (``tests/test_openai_chat.py``).
         """
         if type(obj) is not dict:
             return None
@@ -311,14 +314,22 @@ class OpenAIChatDecoder:
         if type(index) is not int or type(delta) is not dict:
             return None
         content = delta.get("content")
-        if type(content) is not str:
-            return None
         for key in _QUIET_KEYS:
             value = delta.get(key)
             if value is not None and value != "":
                 return None
         tool_calls = delta.get("tool_calls")
-        if tool_calls is not None and tool_calls != []:
+        events: list[DeltaEvent]
+        if type(content) is str:
+            if tool_calls is not None and tool_calls != []:
+                return None
+            events = [TextDelta(text=content, index=index)] if content else []
+        elif content is None and type(tool_calls) is list and len(tool_calls) == 1:
+            call = _hot_tool_call(tool_calls[0], index)
+            if call is None:
+                return None
+            events = [call]
+        else:
             return None
         model = obj.get("model")
         chunk_id = obj.get("id")
@@ -331,7 +342,7 @@ class OpenAIChatDecoder:
         if chunk_id and self.response_id is None:
             self.response_id = chunk_id
         self._seen_choices.add(index)
-        return [TextDelta(text=content, index=index)] if content else []
+        return events
 
     def extras(self) -> ProviderExtras:
         """Token logprobs (content and refusal, in stream order) and the raw usage object."""
@@ -393,6 +404,42 @@ class OpenAIChatDecoder:
         if isinstance(err, _Error):
             raise provider_error(err.message, code=err.code, error_type=err.type, raw=data)
         raise provider_error(err or env.message or data, code=None, error_type=None, raw=data)
+
+
+def _hot_tool_call(call: Any, index: int) -> ToolCallDelta | None:
+    """The event of one ``tool_calls`` entry, as the validating path makes it.
+
+    ``None`` for an entry whose values are not of the plain JSON types expected (the
+    validating path then decides).
+    """
+    if type(call) is not dict:
+        return None
+    tool_index = call.get("index")
+    call_id = call.get("id")
+    fn = call.get("function")
+    if tool_index is None:
+        tool_index = 0  # its position in the list
+    elif type(tool_index) is not int:
+        return None
+    if call_id is not None and type(call_id) is not str:
+        return None
+    name = arguments = None
+    if fn is not None:
+        if type(fn) is not dict:
+            return None
+        name = fn.get("name")
+        arguments = fn.get("arguments")
+        if (name is not None and type(name) is not str) or (
+            arguments is not None and type(arguments) is not str
+        ):
+            return None
+    return ToolCallDelta(
+        index=index,
+        tool_index=tool_index,
+        id=call_id or None,
+        name=name or None,
+        arguments=arguments or "",
+    )
 
 
 def _raw(obj: Any) -> str:
