@@ -12,6 +12,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jiter import from_json
 
 from streamkit.errors import ChunkDecodeError, ProviderError
@@ -586,3 +588,88 @@ def test_tool_arguments_match_the_wire_input(
     events += decoder.decode(sse('{"type": "content_block_stop", "index": 0}'))
     got = "".join(e.arguments or "" for e in events if isinstance(e, ToolCallDelta))
     assert got == arguments
+
+
+# ---- the fast path for text and tool-argument deltas ---------------------------------------
+
+
+def _both(events: list[Any]) -> tuple[AnthropicMessagesDecoder, AnthropicMessagesDecoder]:
+    """Feed the same SSE events to a fast and a validating decoder; outcomes must match."""
+    fast, slow = AnthropicMessagesDecoder(), AnthropicMessagesDecoder()
+    slow.fast = False
+    for event in events:
+        outcomes = []
+        for decoder in (slow, fast):
+            try:
+                outcomes.append(decoder.decode(event))
+            except (ChunkDecodeError, ProviderError) as err:
+                outcomes.append((type(err).__name__, str(err)))
+        assert outcomes[1] == outcomes[0], event
+    assert fast.extras() == slow.extras()
+    assert fast.complete_at_eof() == slow.complete_at_eof()
+    assert fast._text_chars == slow._text_chars
+    return fast, slow
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_fast_path_equals_validating_path_on_recordings(name: str) -> None:
+    from streamkit.sse import SSEDecoder
+
+    events = SSEDecoder().feed(read(name))
+    fast, _ = _both(events)
+    hot = sum(
+        fast._hot_delta(json.loads(e.data)) is not None
+        for e in events
+        if '"content_block_delta"' in e.data
+    )
+    if any('"text_delta"' in e.data for e in events):
+        assert hot > 0  # the fast path really carries the deltas
+
+
+_JUNK = st.one_of(st.none(), st.booleans(), st.integers(-1, 2), st.text(max_size=3), st.just({}))
+
+
+@st.composite
+def _delta_events(draw: st.DrawFn) -> Any:
+    """A block start or a text/JSON delta as the API sends it, then a field changed."""
+    from streamkit.sse import ServerSentEvent
+
+    index = draw(st.integers(0, 2))
+    kind = draw(st.sampled_from(["text_delta", "input_json_delta", "thinking_delta", "start"]))
+    if kind == "start":
+        block = draw(
+            st.sampled_from(
+                [
+                    {"type": "text", "text": ""},
+                    {"type": "tool_use", "id": "t", "name": "f", "input": {}},
+                ]
+            )
+        )
+        obj: dict[str, Any] = {
+            "type": "content_block_start",
+            "index": index,
+            "content_block": block,
+        }
+    else:
+        field = {"text_delta": "text", "input_json_delta": "partial_json"}.get(kind, "thinking")
+        delta = {"type": kind, field: draw(st.text(max_size=4))}
+        obj = {"type": "content_block_delta", "index": index, "delta": delta}
+        if draw(st.booleans()):
+            target = draw(st.sampled_from([obj, delta]))
+            key = draw(
+                st.sampled_from(
+                    ["type", "index", "delta", "text", "partial_json", "x", "usage", "message"]
+                )
+            )
+            if draw(st.booleans()):
+                target.pop(key, None)
+            else:
+                target[key] = draw(_JUNK)
+    name = obj.get("type") if isinstance(obj.get("type"), str) else "content_block_delta"
+    return ServerSentEvent(event=name, data=json.dumps(obj))
+
+
+@settings(max_examples=400, deadline=None)
+@given(events=st.lists(_delta_events(), max_size=8))
+def test_fast_path_equals_validating_path_on_generated_deltas(events: list[Any]) -> None:
+    _both(events)

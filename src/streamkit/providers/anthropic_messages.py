@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from streamkit._request import RequestSpec
@@ -108,6 +109,12 @@ class _Event(BaseModel):
 
 
 _EVENT = TypeAdapter(_Event)
+_from_json = pydantic_core.from_json
+#: The keys a ``content_block_delta`` may have for the fast path (any other key, or a
+#: value of another type, sends the event to the validating path).
+_DELTA_EVENT_KEYS: Final = frozenset({"type", "index", "delta"})
+_TEXT_DELTA_KEYS: Final = frozenset({"type", "text"})
+_JSON_DELTA_KEYS: Final = frozenset({"type", "partial_json"})
 
 
 @dataclass(slots=True)
@@ -166,6 +173,7 @@ class AnthropicMessagesDecoder:
         "_stop_details",
         "_stop_reason",
         "_text_chars",
+        "fast",
         "model",
         "response_id",
     )
@@ -182,6 +190,8 @@ class AnthropicMessagesDecoder:
         self._server_results: list[dict[str, Any]] = []
         self._stop_details: dict[str, Any] | None = None
         self._citations: list[tuple[int, dict[str, Any]]] = []
+        self.fast = True
+        """Use the fast path for text and tool-argument deltas (``False``: always validate)."""
 
     @property
     def done(self) -> bool:
@@ -209,6 +219,15 @@ class AnthropicMessagesDecoder:
             ProviderError: an ``error`` event.
         """
         data = sse.data
+        if self.fast:
+            try:
+                obj = _from_json(data)
+            except ValueError:
+                obj = None  # the validating path says why
+            if type(obj) is dict and obj.get("type") == "content_block_delta":
+                hot = self._hot_delta(obj)
+                if hot is not None:
+                    return hot
         try:
             event = _EVENT.validate_json(data)
         except ValidationError as exc:
@@ -324,6 +343,40 @@ class AnthropicMessagesDecoder:
         if kind.endswith("_tool_result"):
             self._server_results.append({"index": index, **block.model_dump(exclude_unset=True)})
         return []
+
+    def _hot_delta(self, obj: dict[str, Any]) -> list[DeltaEvent] | None:
+        """The fast path for ``text_delta`` and ``input_json_delta`` blocks, parsed once.
+
+        Only an event of exactly the documented keys and JSON types takes it; it then
+        gives what :meth:`_block_delta` gives for the validated event
+        (``tests/providers/test_anthropic_messages.py``). ``None``: validate instead.
+        """
+        if not obj.keys() <= _DELTA_EVENT_KEYS:
+            return None
+        index = obj.get("index")
+        delta = obj.get("delta")
+        if type(index) is not int or type(delta) is not dict:
+            return None
+        kind = delta.get("type")
+        if kind == "text_delta":
+            text = delta.get("text")
+            if type(text) is not str or not delta.keys() <= _TEXT_DELTA_KEYS:
+                return None
+            if not text:
+                return []
+            self._text_chars += len(text)
+            return [TextDelta(text=text, index=0)]
+        if kind == "input_json_delta":
+            piece = delta.get("partial_json")
+            if type(piece) is not str or not delta.keys() <= _JSON_DELTA_KEYS:
+                return None
+            if not piece:
+                return []
+            state = self._blocks.get(index)
+            if state is not None:
+                state.arguments_sent = True
+            return [ToolCallDelta(index=0, tool_index=index, arguments=piece)]
+        return None
 
     def _block_delta(self, event: _Event) -> list[DeltaEvent]:
         delta = event.delta
