@@ -376,7 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 #: Sections other benchmarks write (``relay_bench.py``, ``ws_bench.py`` with ``--out``),
 #: kept in RESULTS.md when a full run rewrites it.
-INCLUDED = ("relay.md", "websocket.md")
+INCLUDED = ("limits.md", "relay.md", "websocket.md")
 
 
 def dest_is_results(out: str | None, partial: object) -> bool:
