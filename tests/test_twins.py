@@ -9,6 +9,7 @@ close from cancellation and finishes httpx's nested async generators).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import streamkit
@@ -39,10 +40,9 @@ ASYNC_TO_SYNC = [
 ]
 
 
-def executor(path: Path) -> dict[str, list[str]]:
-    """The executor section's code lines (no comments, docstrings or blanks), by method."""
-    text = path.read_text()
-    section = text[text.index(START) : text.index(END)]
+def code_lines(text: str, start: str, end: str) -> dict[str, list[str]]:
+    """The code lines (no comments, docstrings or blanks) between two markers, by method."""
+    section = text[text.index(start) : text.index(end)]
     methods: dict[str, list[str]] = {}
     current = "<class>"
     in_docstring = False
@@ -62,15 +62,24 @@ def executor(path: Path) -> dict[str, list[str]]:
     return methods
 
 
-def unasync(methods: dict[str, list[str]]) -> dict[str, list[str]]:
+def executor(path: Path) -> dict[str, list[str]]:
+    """The executor section's code lines, by method."""
+    return code_lines(path.read_text(), START, END)
+
+
+def unasync(
+    methods: dict[str, list[str]], extra: Sequence[tuple[str, str]] = ()
+) -> dict[str, list[str]]:
+    """``methods`` with their async spellings mapped to the sync ones (``extra`` first)."""
+    rules = [*extra, *ASYNC_TO_SYNC]
     out: dict[str, list[str]] = {}
     for name, lines in methods.items():
         new_lines = []
         for line in lines:
-            for pattern, replacement in ASYNC_TO_SYNC:
+            for pattern, replacement in rules:
                 line = re.sub(pattern, replacement, line)
             new_lines.append(line)
-        for pattern, replacement in ASYNC_TO_SYNC:
+        for pattern, replacement in rules:
             name = re.sub(pattern, replacement, name)
         out[name] = new_lines
     return out

@@ -9,12 +9,11 @@ connection's task group), and they sit outside the checked sections.
 from __future__ import annotations
 
 import inspect
-import re
 from pathlib import Path
 
 import streamkit as sk
 from streamkit import websocket
-from test_twins import ASYNC_TO_SYNC
+from test_twins import code_lines, unasync
 
 SOURCE = Path(websocket.__file__)
 
@@ -28,46 +27,13 @@ EXTRA = [
 
 
 def section(name: str) -> dict[str, list[str]]:
-    """The code lines (no comments, docstrings or blanks) of one marked section, by method."""
-    text = SOURCE.read_text()
-    start, end = f"# ---- {name}", f"# ---- end of the {name}"
-    body = text[text.index(start) : text.index(end)]
-    methods: dict[str, list[str]] = {}
-    current = "<class>"
-    in_docstring = False
-    for raw in body.splitlines()[1:]:
-        line = raw.split("  #")[0].rstrip()
-        stripped = line.strip()
-        if stripped.startswith('"""'):
-            if not (stripped.count('"""') == 2 and len(stripped) > 3):
-                in_docstring = not in_docstring
-            continue
-        if in_docstring or not stripped or stripped.startswith("#"):
-            continue
-        match = re.match(r"\s+(?:async )?def (\w+)", line)
-        if match:
-            current = match.group(1)
-        methods.setdefault(current, []).append(line)
-    return methods
-
-
-def unasync(methods: dict[str, list[str]]) -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    for name, lines in methods.items():
-        converted = []
-        for line in lines:
-            for pattern, replacement in [*EXTRA, *ASYNC_TO_SYNC]:
-                line = re.sub(pattern, replacement, line)
-            converted.append(line)
-        for pattern, replacement in [*EXTRA, *ASYNC_TO_SYNC]:
-            name = re.sub(pattern, replacement, name)
-        out[name] = converted
-    return out
+    """The code lines of one marked section of ``streamkit/websocket.py``, by method."""
+    return code_lines(SOURCE.read_text(), f"# ---- {name}", f"# ---- end of the {name}")
 
 
 def test_the_stream_executors_are_twins() -> None:
     sync = section("sync executor")
-    async_ = unasync(section("async executor"))
+    async_ = unasync(section("async executor"), EXTRA)
     assert set(sync) == set(async_)
     for name in sorted(sync):
         assert sync[name] == async_[name], name
@@ -75,7 +41,7 @@ def test_the_stream_executors_are_twins() -> None:
 
 def test_the_connection_executors_are_twins() -> None:
     sync = section("sync connection executor")
-    async_ = unasync(section("async connection executor"))
+    async_ = unasync(section("async connection executor"), EXTRA)
     assert set(sync) == set(async_)
     for name in sorted(sync):
         assert sync[name] == async_[name], name
