@@ -272,3 +272,19 @@ def test_tiny_costs_are_not_printed_as_zero() -> None:
 
     lines = _summary(StreamResult(cost=Decimal("0.0000004")))
     assert "cost       $0.0000004 USD" in lines
+
+
+def test_a_closed_pipe_ends_the_command_quietly() -> None:
+    # `streamkit demo | head -1`: the reader leaves after one line
+    with subprocess.Popen(
+        [sys.executable, "-m", "streamkit", "demo", "--no-fault", "--delay", "0.002"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline()
+        proc.stdout.close()
+        stderr = proc.stderr.read().decode()
+        code = proc.wait(timeout=60)
+    assert code == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

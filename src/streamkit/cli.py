@@ -16,7 +16,9 @@ a traceback. Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -441,7 +443,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     Returns:
         0 on success; :data:`EXIT_ERROR` (1) when the command failed with a
         :class:`~streamkit.errors.StreamkitError` or needs a missing extra (one line
-        on stderr, no traceback); 2 for bad arguments (argparse); 130 after Ctrl-C.
+        on stderr, no traceback), or when the reader of its output went away (a closed
+        pipe: nothing is printed); 2 for bad arguments (argparse); 130 after Ctrl-C.
         ``--version`` and ``--help`` print and exit (``SystemExit(0)``), as argparse does.
     """
     from streamkit.errors import StreamkitError
@@ -458,6 +461,15 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return commands[args.command](args, stream)
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader left (`streamkit demo | head`): stop quietly; what is still buffered
+        # goes nowhere, so that the flush at exit raises nothing either (Python's docs,
+        # "Note on SIGPIPE")
+        if out is None:
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
     except (StreamkitError, _MissingExtraError) as err:
         stream.flush()
         label = _one_line(err) if isinstance(err, StreamkitError) else str(err)
