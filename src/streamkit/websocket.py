@@ -440,7 +440,10 @@ class _Socket:
     stream that stops reading for good wakes one waiter to read in its place. So a lane
     whose message another lane's stream read takes it at once (not at the socket's next
     message), and a message costs one wake-up, however many lanes wait.
-    ``lock`` guards ``reading`` and ``waiters`` across threads (sync executor only).
+
+    The decisions are the methods below, shared by both executors; ``lock`` guards
+    ``reading`` and ``waiters`` across threads (the sync executor's helpers hold it, the
+    async ones run on one event loop and need none).
     """
 
     ws: Any
@@ -448,6 +451,39 @@ class _Socket:
     lock: threading.Lock = field(default_factory=threading.Lock)
     reading: bool = False
     waiters: dict[Lane, Any] = field(default_factory=dict)
+
+    def claim(self, lane: Lane, ready: Callable[[], bool], new_event: Callable[[], Any]) -> Any:
+        """Decide for a stream of ``lane`` that wants a message from this socket.
+
+        Returns ``True`` when the caller becomes the reader, ``None`` when ``ready()``
+        (nothing to wait for), else a ``new_event()`` registered for ``lane`` to wait on.
+        """
+        if not self.reading:
+            self.reading = True
+            return True
+        if ready():
+            return None
+        event = self.waiters[lane] = new_event()
+        return event
+
+    def forget(self, lane: Lane, event: Any) -> None:
+        """The wait on ``event`` is over (woken or timed out)."""
+        if self.waiters.get(lane) is event:
+            del self.waiters[lane]
+
+    def release(self, woken: Lane | _Every) -> list[Any]:
+        """Stop reading after a message for ``woken``; return the events to set."""
+        self.reading = False
+        if isinstance(woken, _Every):
+            return list(self.waiters.values())
+        event = self.waiters.get(woken)
+        return [] if event is None else [event]
+
+    def successor(self) -> Any:
+        """The event of the waiter to read next when a stream leaves (``None``: none)."""
+        if self.reading or not self.waiters:
+            return None
+        return next(iter(self.waiters.values()))
 
 
 def _start_reading(
@@ -461,78 +497,63 @@ def _start_reading(
     wake-up is never lost.
     """
     with sock.lock:
-        if not sock.reading:
-            sock.reading = True
-            return True
-        if ready():
-            return False
-        event = sock.waiters[lane] = threading.Event()
-    event.wait(None if wait_s is None else max(wait_s, 0.0))
-    with sock.lock:
-        if sock.waiters.get(lane) is event:
-            del sock.waiters[lane]
+        claimed = sock.claim(lane, ready, threading.Event)
+    if claimed is True:
+        return True
+    if claimed is not None:
+        claimed.wait(None if wait_s is None else max(wait_s, 0.0))
+        with sock.lock:
+            sock.forget(lane, claimed)
     return False
 
 
 def _stop_reading(sock: _Socket, woken: Lane | _Every) -> None:
     """The reader lets go of ``sock`` after routing a message to ``woken``'s queue."""
     with sock.lock:
-        sock.reading = False
-        if isinstance(woken, _Every):
-            events = list(sock.waiters.values())
-        else:
-            event = sock.waiters.get(woken)
-            events = [] if event is None else [event]
+        events = sock.release(woken)
     for event in events:
         event.set()
 
 
 def _hand_over(sock: _Socket | None) -> None:
     """A stream leaves ``sock`` (for now): if nobody reads it, wake a waiter to read."""
-    if sock is None:
+    if sock is None or not sock.waiters:
+        # (unlocked: a waiter registers only while someone reads, under the lock that
+        # the reader's _stop_reading took before this)
         return
     with sock.lock:
-        if sock.reading or not sock.waiters:
-            return
-        event = next(iter(sock.waiters.values()))
-    event.set()
+        event = sock.successor()
+    if event is not None:
+        event.set()
 
 
 async def _astart_reading(
     sock: _Socket, lane: Lane, ready: Callable[[], bool], wait_s: float | None
 ) -> bool:
     """:func:`_start_reading` of the async executor (one event loop: no lock needed)."""
-    if not sock.reading:
-        sock.reading = True
+    claimed = sock.claim(lane, ready, anyio.Event)
+    if claimed is True:
         return True
-    if ready():
-        return False
-    event = sock.waiters[lane] = anyio.Event()
-    try:
-        with anyio.move_on_after(math.inf if wait_s is None else max(wait_s, 0.0)):
-            await event.wait()
-    finally:
-        if sock.waiters.get(lane) is event:
-            del sock.waiters[lane]
+    if claimed is not None:
+        try:
+            with anyio.move_on_after(math.inf if wait_s is None else max(wait_s, 0.0)):
+                await claimed.wait()
+        finally:
+            sock.forget(lane, claimed)
     return False
 
 
 def _astop_reading(sock: _Socket, woken: Lane | _Every) -> None:
     """:func:`_stop_reading` of the async executor."""
-    sock.reading = False
-    if isinstance(woken, _Every):
-        for event in list(sock.waiters.values()):
-            event.set()
-    else:
-        event = sock.waiters.get(woken)
-        if event is not None:
-            event.set()
+    for event in sock.release(woken):
+        event.set()
 
 
 def _ahand_over(sock: _Socket | None) -> None:
     """:func:`_hand_over` of the async executor."""
-    if sock is not None and not sock.reading and sock.waiters:
-        next(iter(sock.waiters.values())).set()
+    event = None if sock is None else sock.successor()
+    if event is not None:
+        event.set()
 
 
 # ---- sync executor ----------------------------------------------------------------------
