@@ -358,13 +358,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "",
     ]
     text = write_report(plan, results, header)
-    if dest_is_results(args.out, args.quick or only):
-        text += included_sections()
     dest = (
         args.out
         if args.out is not None
         else ("-" if args.quick or only else str(HERE / "RESULTS.md"))
     )
+    if dest != "-" and Path(dest).resolve() == (HERE / "RESULTS.md").resolve():
+        text += included_sections()
     if dest == "-":
         sys.stdout.write(text)
     else:
@@ -377,11 +377,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 #: Sections other benchmarks write (``relay_bench.py``, ``ws_bench.py`` with ``--out``),
 #: kept in RESULTS.md when a full run rewrites it.
 INCLUDED = ("limits.md", "relay.md", "websocket.md")
-
-
-def dest_is_results(out: str | None, partial: object) -> bool:
-    """Whether this run writes benchmarks/RESULTS.md (a full run without ``--out``)."""
-    return (out is None and not partial) or (out is not None and Path(out) == HERE / "RESULTS.md")
 
 
 def included_sections() -> str:

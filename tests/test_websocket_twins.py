@@ -11,6 +11,8 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+import pytest
+
 import streamkit as sk
 from streamkit import websocket
 from test_twins import code_lines, unasync
@@ -31,17 +33,11 @@ def section(name: str) -> dict[str, list[str]]:
     return code_lines(SOURCE.read_text(), f"# ---- {name}", f"# ---- end of the {name}")
 
 
-def test_the_stream_executors_are_twins() -> None:
-    sync = section("sync executor")
-    async_ = unasync(section("async executor"), EXTRA)
-    assert set(sync) == set(async_)
-    for name in sorted(sync):
-        assert sync[name] == async_[name], name
-
-
-def test_the_connection_executors_are_twins() -> None:
-    sync = section("sync connection executor")
-    async_ = unasync(section("async connection executor"), EXTRA)
+@pytest.mark.parametrize("executor", ["executor", "connection executor"])
+def test_the_executors_are_twins(executor: str) -> None:
+    """The stream executors, then the connection executors."""
+    sync = section(f"sync {executor}")
+    async_ = unasync(section(f"async {executor}"), EXTRA)
     assert set(sync) == set(async_)
     for name in sorted(sync):
         assert sync[name] == async_[name], name
